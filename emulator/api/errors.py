@@ -1,0 +1,65 @@
+"""Jira's error bodies and texts, in one place.
+
+The site path family answers errors as a bare JSON array of ``{"message": ...}``; the gateway
+(OAuth) family answers 401 as ``{"code": 401, "message": "Unauthorized"}``. The precise reason a
+request was refused travels separately, in the ``X-Emulator-Reason`` header and the log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+REASON_HEADER = "X-Emulator-Reason"
+
+UNAUTHORIZED = "Missing a JWT token, or token is invalid."
+FORBIDDEN = (
+    "The JWT token used does not correspond to an app that defines the `jiraDeploymentInfoProvider` "
+    "module, or the app does not define the '{scope}' scope."
+)
+NOT_FOUND = "No data found for the given deployment ID."
+TOO_LARGE = "Data is too large. Submit fewer deployments in each payload."
+RATE_LIMITED = "API rate limit has been exceeded."
+UNAVAILABLE = "Service is unavailable due to maintenance or other reasons."
+UNEXPECTED = "An unexpected error occurred."
+NO_RESOURCE = "No resource exists at this path."
+METHOD_NOT_ALLOWED = "Method {method} is not allowed here."
+PROPERTIES_REQUIRED = "At least one property must be given to delete deployments by properties."
+PROPERTY_TWICE = "Property '{name}' is given more than once."
+BAD_USN = "'_updateSequenceNumber' must be an int64."
+BAD_PATH_ENCODING = "The path is not valid percent-encoded UTF-8."
+
+
+def dumps(content: Any) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(content), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(
+    status: int,
+    messages: list[str] | str,
+    *,
+    reason: str | None = None,
+    trace_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The site family's error: a bare array of messages, the precise reason in a header."""
+    items: list[dict[str, str]] = [{"message": m} for m in ([messages] if isinstance(messages, str) else messages)]
+    if trace_id is not None:
+        for item in items:
+            item["errorTraceId"] = trace_id
+    all_headers = dict(headers or {})
+    if reason:
+        all_headers[REASON_HEADER] = header_safe(reason)
+    return json_response(items, status, all_headers)
+
+
+def header_safe(text: str, limit: int = 1000) -> str:
+    """Header values are latin-1 on the wire: escape the rest, drop line breaks, cap the length."""
+    flat = " ".join(text.split())
+    return flat.encode("ascii", "backslashreplace").decode("ascii")[:limit]

@@ -1,0 +1,72 @@
+"""``create_app(settings)``: builds one emulator, with nothing global."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from emulator.api.handlers import JiraSurface
+from emulator.config import Settings
+from emulator.control.routes import routes as control_routes
+from emulator.domain.clock import Clock, SystemClock
+from emulator.domain.service import DeploymentService
+from emulator.fixtures import load_fixtures
+
+log = logging.getLogger("emulator")
+
+JIRA_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+IDLE_WAKE = 0.25  # seconds between applier wake-ups when nothing is due sooner
+
+
+class Emulator:
+    """Everything one running emulator owns: settings, clock, service, the Jira surface."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        sites, seeds = load_fixtures(settings.fixtures)
+        self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay)
+        for seed in seeds:
+            self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
+        self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes)
+        self.ready = False
+
+    async def run_applier(self) -> None:
+        """Apply operations as they fall due, in real time (reads also apply what is due)."""
+        while True:
+            next_due = self.service.next_due()
+            wait = IDLE_WAKE if next_due is None else min(max(next_due - self.clock.now(), 0.0), IDLE_WAKE)
+            await asyncio.sleep(wait)
+            self.service.apply_due()
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
+    emulator = Emulator(settings or Settings(), clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(emulator.run_applier())
+        emulator.ready = True
+        try:
+            yield
+        finally:
+            emulator.ready = False
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            left = len(emulator.service.queue)
+            if left:
+                applied = emulator.service.flush()
+                log.info("shutdown: applied %d pending operation(s) before exit", applied)
+
+    app = Starlette(
+        routes=[*control_routes(emulator), Route("/{path:path}", emulator.jira, methods=JIRA_METHODS)],
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    return app

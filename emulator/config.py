@@ -1,0 +1,77 @@
+"""Settings: one frozen object, built from defaults, then ``EMULATOR_*`` env vars, then CLI flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+ENV_PREFIX = "EMULATOR_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    fixtures: str | None = None  # file or folder; None: the built-in default site
+    apply_delay: float = 0.5
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.apply_delay < 0:
+            raise ValueError("apply delay must be >= 0 seconds")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.max_body_bytes < 1:
+            raise ValueError("max body bytes must be >= 1")
+
+
+HELP = {
+    "host": "address to bind",
+    "port": "port to bind (0: any free port)",
+    "fixtures": "fixture file or folder of *.json files (default: the built-in default site)",
+    "apply_delay": "seconds before an accepted write or delete becomes visible (0 allowed)",
+    "max_body_bytes": "largest request body accepted; larger ones get 413",
+    "log_level": "log level: debug, info, warning, error",
+}
+
+
+def _convert(name: str, text: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        env = ENV_PREFIX + f.name.upper()
+        parser.add_argument(flag, dest=f.name, default=None, help=f"{HELP[f.name]} [env {env}; default {f.default}]")
+
+
+def load(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, overridden by ``EMULATOR_*`` variables, overridden by flags given on the command line."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        text = environ.get(ENV_PREFIX + f.name.upper())
+        flag = getattr(args, f.name, None) if args is not None else None
+        chosen = flag if flag is not None else text
+        if chosen is not None and chosen != "":
+            try:
+                values[f.name] = _convert(f.name, chosen)
+            except ValueError as exc:
+                raise ValueError(f"{f.name}: {chosen!r} is not a valid {f.type}") from exc
+    return Settings(**values)
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(prog="jira-deployments-emulator")
+    add_arguments(parser)
+    return load(parser.parse_args(argv), environ)

@@ -1,0 +1,90 @@
+"""The apply queue: accepted writes and deletes wait here until they are due.
+
+Jira applies submissions and deletions asynchronously; GET shows only what has been applied.
+Operations are ordered by (due time, acceptance sequence), so with one constant delay they apply
+in the order they were accepted, and an operation never applies before it is due.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Union
+
+from sortedcontainers import SortedKeyList
+
+from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    site: str
+    provider: Provider
+    deployment: DeploymentInput
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteByKey:
+    site: str
+    provider: Provider
+    key: DeploymentKey
+    max_update_sequence_number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteByProperties:
+    site: str
+    provider: Provider
+    properties: dict[str, str]
+    max_update_sequence_number: int | None
+
+
+Operation = Union[Upsert, DeleteByKey, DeleteByProperties]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    due: float
+    seq: int
+    accepted_at: float
+    op: Operation
+
+
+class ApplyQueue:
+    def __init__(self) -> None:
+        self._items: SortedKeyList = SortedKeyList(key=lambda p: (p.due, p.seq))
+        self._seq = itertools.count()
+
+    def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
+        item = Pending(due=due, seq=next(self._seq), accepted_at=accepted_at, op=op)
+        self._items.add(item)
+        return item
+
+    def pop_due(self, now: float) -> Iterator[Pending]:
+        """Remove and yield, in order, every operation due at or before ``now``."""
+        while self._items and self._items[0].due <= now:
+            yield self._items.pop(0)
+
+    def pop_all(self) -> Iterator[Pending]:
+        while self._items:
+            yield self._items.pop(0)
+
+    def next_due(self) -> float | None:
+        return self._items[0].due if self._items else None
+
+    def remove_site(self, site: str, provider: Provider | None = None) -> int:
+        doomed = [p for p in self._items if p.op.site == site and (provider is None or p.op.provider == provider)]
+        for p in doomed:
+            self._items.remove(p)
+        return len(doomed)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __iter__(self) -> Iterator[Pending]:
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,243 @@
+"""The one facade the HTTP layers call: submit, read, delete, gate, flush, reset.
+
+Concurrency rule: every HTTP handler is ``async`` and every method here is synchronous with no
+``await`` inside, so each call is atomic on the event loop and no lock is needed. Every public
+method first applies what is due by the clock, so what a read sees depends only on the clock and
+the order of calls, never on when a background task last woke up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from emulator.domain.clock import Clock
+from emulator.domain.gating import initial_gating
+from emulator.domain.model import (
+    ISSUE_ASSOCIATION_TYPES,
+    SERVICE_ASSOCIATION_TYPE,
+    Association,
+    DeploymentInput,
+    DeploymentKey,
+    GatingState,
+    Provider,
+    StoredDeployment,
+)
+from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
+from emulator.domain.sites import Site, SiteRegistry
+from emulator.domain.store import DeploymentStore
+
+NO_VALID_ASSOCIATIONS = "No valid associations found for deployment"
+
+
+@dataclass(slots=True)
+class SubmitOutcome:
+    accepted: list[DeploymentKey] = field(default_factory=list)
+    rejected: list[tuple[DeploymentKey, list[str]]] = field(default_factory=list)
+    unknown_issue_keys: list[str] = field(default_factory=list)
+    unknown_associations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one operation did, for observers (journal, contract findings)."""
+
+    pending: Pending
+    changed: list[DeploymentKey]
+    skipped: bool  # an upsert whose updateSequenceNumber did not grow
+
+
+class DeploymentService:
+    def __init__(self, sites: SiteRegistry, clock: Clock, *, apply_delay: float = 0.5) -> None:
+        self.sites = sites
+        self.clock = clock
+        self.apply_delay = apply_delay
+        self.store = DeploymentStore()
+        self.queue = ApplyQueue()
+        self.on_apply: list[Callable[[Applied], None]] = []
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def submit(
+        self, site: Site, provider: Provider, deployments: list[DeploymentInput], properties: Mapping[str, str]
+    ) -> SubmitOutcome:
+        self.apply_due()
+        outcome = SubmitOutcome()
+        unknown_groups: dict[str, list[Any]] = {}
+        for deployment in deployments:
+            known = _split_known(site, deployment, outcome.unknown_issue_keys, unknown_groups)
+            if known is None:
+                outcome.rejected.append((deployment.key, [NO_VALID_ASSOCIATIONS]))
+                continue
+            outcome.accepted.append(deployment.key)
+            self._enqueue(site, Upsert(site.name, provider, known, dict(properties)))
+        outcome.unknown_associations = [
+            {"associationType": kind, "values": values} for kind, values in unknown_groups.items()
+        ]
+        return outcome
+
+    def delete(self, site: Site, provider: Provider, key: DeploymentKey, max_usn: int | None = None) -> None:
+        self.apply_due()
+        self._enqueue(site, DeleteByKey(site.name, provider, key, max_usn))
+
+    def delete_by_properties(
+        self, site: Site, provider: Provider, properties: Mapping[str, str], max_usn: int | None = None
+    ) -> None:
+        assert properties, "at least one property is required"
+        self.apply_due()
+        self._enqueue(site, DeleteByProperties(site.name, provider, dict(properties), max_usn))
+
+    def seed(self, site: Site, provider: Provider, deployments: list[DeploymentInput], props: Mapping[str, str]) -> None:
+        """Store fixture deployments at once, as if their writes had already applied."""
+        for deployment in deployments:
+            self._apply(Upsert(site.name, provider, deployment, dict(props)))
+
+    def _enqueue(self, site: Site, op: Operation) -> None:
+        now = self.clock.now()
+        delay = self.apply_delay if site.apply_delay is None else site.apply_delay
+        self.queue.push(op, accepted_at=now, due=now + delay)
+        if delay <= 0:
+            self.apply_due()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, site: Site, provider: Provider, key: DeploymentKey) -> StoredDeployment | None:
+        self.apply_due()
+        return self.store.get(site.name, provider, key)
+
+    def gating_status(self, site: Site, provider: Provider, key: DeploymentKey) -> GatingState | None:
+        record = self.get(site, provider, key)
+        if record is None or record.gating is None:
+            return None
+        record.gating.polls += 1
+        return record.gating
+
+    # -- the applier --------------------------------------------------------------------------
+
+    def apply_due(self) -> int:
+        return self._apply_all(self.queue.pop_due(self.clock.now()))
+
+    def flush(self) -> int:
+        """Apply everything pending now, due or not."""
+        return self._apply_all(self.queue.pop_all())
+
+    def next_due(self) -> float | None:
+        return self.queue.next_due()
+
+    def _apply_all(self, items: Any) -> int:
+        count = 0
+        for pending in items:
+            changed, skipped = self._apply(pending.op)
+            count += 1
+            for observer in self.on_apply:
+                observer(Applied(pending, changed, skipped))
+        return count
+
+    def _apply(self, op: Operation) -> tuple[list[DeploymentKey], bool]:
+        part = self.store.partition(op.site, op.provider)
+        if isinstance(op, Upsert):
+            return self._apply_upsert(op)
+        if isinstance(op, DeleteByKey):
+            record = part.records.get(op.key)
+            if record is None or not _within(record, op.max_update_sequence_number):
+                return [], False
+            part.remove(op.key)
+            return [op.key], False
+        doomed = [
+            key
+            for key in part.matching(op.properties)
+            if _within(part.records[key], op.max_update_sequence_number)
+        ]
+        for key in doomed:
+            part.remove(key)
+        return doomed, False
+
+    def _apply_upsert(self, op: Upsert) -> tuple[list[DeploymentKey], bool]:
+        part = self.store.partition(op.site, op.provider)
+        incoming = op.deployment
+        old = part.records.get(incoming.key)
+        if old is not None and old.update_sequence_number >= incoming.update_sequence_number:
+            return [], True
+        now = self.clock.now()
+        gating = old.gating if old is not None else None
+        site = self.sites.get(op.site)
+        if gating is None and incoming.gating_requested and site is not None:
+            gating = initial_gating(site, incoming, now)
+        part.put(
+            StoredDeployment(
+                key=incoming.key,
+                update_sequence_number=incoming.update_sequence_number,
+                data=incoming.data,
+                properties=op.properties,
+                environment_type=incoming.environment_type,
+                applied_at=now,
+                gating=gating,
+            )
+        )
+        return [incoming.key], False
+
+    # -- control ------------------------------------------------------------------------------
+
+    def reset(self, site: str | None = None) -> None:
+        if site is None:
+            self.store.clear()
+            self.queue.clear()
+            for s in self.sites:
+                s.change_requests = 0
+            return
+        self.store.drop(site)
+        self.queue.remove_site(site)
+        found = self.sites.get(site)
+        if found is not None:
+            found.change_requests = 0
+
+    def forget_provider(self, site: str, provider: Provider) -> int:
+        """An app was uninstalled: its data and its pending operations go, as in Jira."""
+        self.queue.remove_site(site, provider)
+        return self.store.drop(site, provider)
+
+
+def _within(record: StoredDeployment, max_usn: int | None) -> bool:
+    return max_usn is None or record.update_sequence_number <= max_usn
+
+
+def _split_known(
+    site: Site, deployment: DeploymentInput, unknown_keys: list[str], unknown_groups: dict[str, list[Any]]
+) -> DeploymentInput | None:
+    """Drop the associations the site does not know (reporting them); None when nothing valid is left."""
+    known_keys = []
+    for value in deployment.issue_keys:
+        (known_keys if site.knows_issue(value) else unknown_keys).append(value)
+    known_groups: list[Association] = []
+    for group in deployment.associations:
+        keep = []
+        for value in group.values:
+            if _knows(site, group.type, value):
+                keep.append(value)
+            else:
+                unknown_groups.setdefault(group.type, []).append(value)
+        if keep:
+            known_groups.append(Association(group.type, tuple(keep)))
+    if not known_keys and not known_groups:
+        return None
+    if len(known_keys) == len(deployment.issue_keys) and known_groups == list(deployment.associations):
+        return deployment
+    data = dict(deployment.data)
+    if "issueKeys" in data:
+        data["issueKeys"] = known_keys
+        if not known_keys:
+            del data["issueKeys"]
+    if "associations" in data:
+        data["associations"] = [{"associationType": g.type, "values": list(g.values)} for g in known_groups]
+        if not known_groups:
+            del data["associations"]
+    return replace(deployment, data=data, issue_keys=tuple(known_keys), associations=tuple(known_groups))
+
+
+def _knows(site: Site, kind: str, value: Any) -> bool:
+    if kind in ISSUE_ASSOCIATION_TYPES:
+        return isinstance(value, str) and site.knows_issue(value)
+    if kind == SERVICE_ASSOCIATION_TYPE:
+        return isinstance(value, str) and site.knows_service(value)
+    return True

@@ -1,0 +1,85 @@
+"""The deployment store: one partition per (site, provider), each with a property index.
+
+A partition keeps ``records`` (key -> StoredDeployment) and ``by_property`` ((name, value) ->
+keys whose stored properties have that pair). Delete-by-properties starts from the smallest of
+the candidate sets and filters it by the other pairs, so it costs what it matches, not what the
+store holds. Dropping a partition (uninstall, reset of a site) is O(1) for the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from emulator.domain.model import DeploymentKey, Provider, StoredDeployment
+
+PartitionId = tuple[str, Provider]  # (site name, provider)
+
+
+@dataclass(slots=True)
+class Partition:
+    records: dict[DeploymentKey, StoredDeployment] = field(default_factory=dict)
+    by_property: dict[tuple[str, str], set[DeploymentKey]] = field(default_factory=dict)
+
+    def put(self, record: StoredDeployment) -> None:
+        old = self.records.get(record.key)
+        if old is not None:
+            self._unindex(old)
+        self.records[record.key] = record
+        for pair in record.properties.items():
+            self.by_property.setdefault(pair, set()).add(record.key)
+
+    def remove(self, key: DeploymentKey) -> StoredDeployment | None:
+        old = self.records.pop(key, None)
+        if old is not None:
+            self._unindex(old)
+        return old
+
+    def _unindex(self, record: StoredDeployment) -> None:
+        for pair in record.properties.items():
+            keys = self.by_property.get(pair)
+            if keys is not None:
+                keys.discard(record.key)
+                if not keys:
+                    del self.by_property[pair]
+
+    def matching(self, properties: Mapping[str, str]) -> list[DeploymentKey]:
+        """Keys whose stored properties contain every given pair (AND)."""
+        sets = [self.by_property.get(pair) for pair in properties.items()]
+        if not sets or any(s is None for s in sets):
+            return []
+        found = [s for s in sets if s is not None]
+        found.sort(key=len)
+        smallest, rest = found[0], found[1:]
+        return [key for key in smallest if all(key in other for other in rest)]
+
+
+class DeploymentStore:
+    """All applied deployments of every site and provider."""
+
+    def __init__(self) -> None:
+        self._partitions: dict[PartitionId, Partition] = {}
+
+    def partition(self, site: str, provider: Provider) -> Partition:
+        part = self._partitions.get((site, provider))
+        if part is None:
+            part = self._partitions[(site, provider)] = Partition()
+        return part
+
+    def get(self, site: str, provider: Provider, key: DeploymentKey) -> StoredDeployment | None:
+        part = self._partitions.get((site, provider))
+        return None if part is None else part.records.get(key)
+
+    def partitions(self) -> Iterator[tuple[PartitionId, Partition]]:
+        yield from self._partitions.items()
+
+    def drop(self, site: str, provider: Provider | None = None) -> int:
+        """Forget a provider's data on a site (or every provider's); return how many records went."""
+        doomed = [pid for pid in self._partitions if pid[0] == site and (provider is None or pid[1] == provider)]
+        return sum(len(self._partitions.pop(pid).records) for pid in doomed)
+
+    def clear(self) -> None:
+        self._partitions = {}
+
+    def __len__(self) -> int:
+        return sum(len(p.records) for p in self._partitions.values())
