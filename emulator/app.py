@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
 
     app = Starlette(
-        routes=[*control_routes(emulator), Route("/{path:path}", emulator.jira, methods=JIRA_METHODS)],
+        routes=[*control_routes(emulator), Route("/{path:path}", emulator.jira.handle, methods=JIRA_METHODS)],
         lifespan=lifespan,
     )
     app.state.emulator = emulator

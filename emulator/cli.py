@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from emulator import __version__, config
 
 STARTUP_FAILURE = 3
+
+
+def _exit_with(code: int):  # type: ignore[no-untyped-def]
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(code)
+
+    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +62,10 @@ def serve(args: argparse.Namespace) -> int:
     except FixtureError as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was
+    # there before it: make that handler a clean exit rather than death by signal
+    signal.signal(signal.SIGTERM, _exit_with(0))
+    signal.signal(signal.SIGINT, _exit_with(130))
     uvicorn.run(
         app,
         host=settings.host,

@@ -33,7 +33,7 @@ class _Model(BaseModel):
 
 
 class ProjectSpec(_Model):
-    key: str = Field(pattern=r"^\w{1,255}$")
+    key: str = Field(pattern=r"^\w+$", max_length=255)
     max_issue_number: int | None = Field(default=None, alias="maxIssueNumber", ge=1)
 
 
@@ -67,7 +67,7 @@ class OAuthClientSpec(_Model):
 
 class GatingSpec(_Model):
     environment_types: list[ENV_TYPES] = Field(default=["production"], alias="environmentTypes")
-    change_project: str = Field(default="CHG", alias="changeProject", pattern=r"^\w{1,255}$")
+    change_project: str = Field(default="CHG", alias="changeProject", pattern=r"^\w+$", max_length=255)
 
 
 class SiteSpec(_Model):

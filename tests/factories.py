@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from emulator.domain.model import Association, DeploymentInput, DeploymentKey
 from emulator.domain.sites import ConnectApp, Site
@@ -22,15 +23,16 @@ def deployment_data(
     gating: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
+    slug = quote(pipeline, safe="")
     data: dict[str, Any] = {
         "deploymentSequenceNumber": number,
         "updateSequenceNumber": usn,
         "displayName": f"Deployment {number}",
-        "url": f"https://ci.example.com/{pipeline}/{number}",
+        "url": f"https://ci.example.com/{slug}/{number}",
         "description": "a deployment",
         "lastUpdated": "2026-11-01T10:00:00Z",
         "state": "successful",
-        "pipeline": {"id": pipeline, "displayName": pipeline, "url": f"https://ci.example.com/{pipeline}"},
+        "pipeline": {"id": pipeline, "displayName": pipeline, "url": f"https://ci.example.com/{slug}"},
         "environment": {"id": environment, "displayName": environment, "type": env_type},
     }
     if issue_keys is not None:

@@ -1,0 +1,298 @@
+"""The Jira surface: one entry point that routes on the raw path, authenticates, and calls the service.
+
+Every call goes through ``JiraSurface.handle``: match the raw path, find the site, verify the
+caller, check the module and scope, run the operation (one service call), render. Whatever goes
+wrong becomes a documented 4xx with Jira's body; an unexpected error is a 500 with an
+``errorTraceId`` that is also in the log, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.api import errors
+from emulator.api.routing import Match, PathEncodingError, match
+from emulator.api.schemas import RejectedInput, RequestInvalid, parse_submission
+from emulator.auth.connect import AuthError, verify_connect_request
+from emulator.auth.scopes import scope_satisfies
+from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
+from emulator.domain.service import DeploymentService
+from emulator.domain.sites import Site
+
+log = logging.getLogger("emulator.calls")
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SCOPE = {
+    "submitDeployments": "WRITE",
+    "deleteDeploymentsByProperty": "DELETE",
+    "deleteDeploymentByKey": "DELETE",
+    "getDeploymentByKey": "READ",
+    "getDeploymentGatingStatusByKey": "READ",
+}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Call:
+    """What one call to the Jira surface was and did: logged, later journalled."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    started: float
+    operation: str | None = None
+    site: str | None = None
+    provider: Provider | None = None
+    status: int = 0
+    reason: str | None = None
+    touched: list[DeploymentKey] = field(default_factory=list)
+    summary: str = ""
+
+
+@dataclass(slots=True)
+class Caller:
+    site: Site
+    provider: Provider
+    match: Match
+    operation: str
+    call: Call
+
+
+def parse_int64(text: str) -> int | None:
+    stripped = text.strip()
+    if not stripped or not stripped.lstrip("+-").isdigit() or not stripped.isascii():
+        return None
+    value = int(stripped)
+    return value if INT64_MIN <= value <= INT64_MAX else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (without reading on) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
+    return {"pipelineId": key.pipeline_id, "environmentId": key.environment_id, "deploymentSequenceNumber": key.sequence_number}
+
+
+class JiraSurface:
+    def __init__(self, service: DeploymentService, *, max_body_bytes: int) -> None:
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self.operations: dict[str, Callable[[Request, Caller], Awaitable[Response]]] = {
+            "submitDeployments": self.submit,
+            "getDeploymentByKey": self.get,
+            "deleteDeploymentByKey": self.delete,
+            "deleteDeploymentsByProperty": self.delete_by_properties,
+            "getDeploymentGatingStatusByKey": self.gating_status,
+        }
+        self.observers: list[Callable[[Call], None]] = []
+
+    async def handle(self, request: Request) -> Response:
+        raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).split(b"?", 1)[0]
+        call = Call(
+            method=request.method,
+            raw_path=raw_path.decode("latin-1"),
+            raw_query=request.scope.get("query_string", b"").decode("utf-8", "replace"),
+            started=time.perf_counter(),
+        )
+        try:
+            response = await self.dispatch(request, call)
+        except Exception:
+            trace_id = uuid.uuid4().hex
+            log.exception("unexpected error on %s %s (errorTraceId %s)", call.method, call.raw_path, trace_id)
+            response = errors.error_response(500, errors.UNEXPECTED, reason="unexpected error", trace_id=trace_id)
+            call.reason = f"unexpected error, errorTraceId {trace_id}"
+        call.status = response.status_code
+        self._finish(call)
+        return response
+
+    def _finish(self, call: Call) -> None:
+        ms = (time.perf_counter() - call.started) * 1000
+        who = f" {call.provider}" if call.provider else ""
+        extra = f" {call.summary}" if call.summary else ""
+        why = f" reason: {call.reason}" if call.reason else ""
+        log.info("%s %s -> %d%s %.1fms%s%s", call.method, call.raw_path, call.status, who, ms, extra, why)
+        for observer in self.observers:
+            observer(call)
+
+    def refuse(self, call: Call, status: int, messages: list[str] | str, reason: str) -> Response:
+        call.reason = reason
+        return errors.error_response(status, messages, reason=reason)
+
+    async def dispatch(self, request: Request, call: Call) -> Response:
+        host = request.headers.get("host", "")
+        site, context_path = self.service.sites.resolve(host, call.raw_path)
+        relative = call.raw_path[len(context_path) :] or "/"
+        try:
+            found = match(relative)
+        except PathEncodingError:
+            return self.refuse(call, 400, errors.BAD_PATH_ENCODING, "a path segment is not percent-encoded UTF-8")
+        if found is None:
+            return self.refuse(call, 404, errors.NO_RESOURCE, f"no Jira operation at {relative}")
+        operation = found.operations.get(call.method)
+        if operation is None:
+            allowed = ", ".join(found.operations)
+            response = self.refuse(
+                call, 405, errors.METHOD_NOT_ALLOWED.format(method=call.method), f"allowed here: {allowed}"
+            )
+            response.headers["Allow"] = allowed
+            return response
+        call.operation = operation
+        if found.family != "site" or site is None:
+            return self.refuse(call, 404, errors.NO_RESOURCE, "no site is configured for this request")
+        call.site = site.name
+        try:
+            provider = self.authenticate(request, site, relative, call, operation)
+        except AuthError as refusal:
+            message = errors.UNAUTHORIZED if refusal.status == 401 else errors.FORBIDDEN.format(scope=SCOPE[operation])
+            return self.refuse(call, refusal.status, message, refusal.reason)
+        caller = Caller(site, provider, found, operation, call)
+        try:
+            return await self.operations[operation](request, caller)
+        except BodyTooLarge:
+            return self.refuse(call, 413, errors.TOO_LARGE, f"the body is larger than {self.max_body_bytes} bytes")
+
+    def authenticate(self, request: Request, site: Site, relative: str, call: Call, operation: str) -> Provider:
+        def secret_for(app_key: str) -> str | None:
+            app = site.connect_apps.get(app_key)
+            return None if app is None else app.shared_secret
+
+        verified = verify_connect_request(
+            request.headers.get("authorization"),
+            method=call.method,
+            raw_path=relative,
+            raw_query=call.raw_query,
+            secret_for=secret_for,
+            now=self.service.clock.now(),
+        )
+        app = site.connect_apps[verified.app_key]
+        call.provider = app.provider
+        if not app.has_deployment_module:
+            raise AuthError(403, f"app '{app.key}' does not declare the jiraDeploymentInfoProvider module")
+        needed = SCOPE[operation]
+        if not scope_satisfies(app.scopes, needed):
+            granted = ", ".join(sorted(app.scopes)) or "none"
+            raise AuthError(403, f"app '{app.key}' lacks the {needed} scope (it has: {granted})")
+        return app.provider
+
+    # -- operations --------------------------------------------------------------------------
+
+    def _key(self, caller: Caller) -> DeploymentKey | None:
+        m = caller.match
+        number = parse_int64(m.sequence_number or "")
+        if number is None or m.pipeline_id is None or m.environment_id is None:
+            return None
+        return DeploymentKey(m.pipeline_id, m.environment_id, number)
+
+    async def submit(self, request: Request, caller: Caller) -> Response:
+        body = await read_body(request, self.max_body_bytes)
+        try:
+            submission = parse_submission(body)
+        except RequestInvalid as invalid:
+            return self.refuse(caller.call, 400, invalid.messages, "; ".join(invalid.messages))
+        valid = [item for item in submission.items if isinstance(item, DeploymentInput)]
+        outcome = self.service.submit(caller.site, caller.provider, valid, submission.properties)
+        rejected = [(item.key, item.messages) for item in submission.items if isinstance(item, RejectedInput)]
+        rejected += outcome.rejected
+        caller.call.touched = list(outcome.accepted)
+        caller.call.summary = f"accepted={len(outcome.accepted)} rejected={len(rejected)}"
+        if rejected:
+            caller.call.reason = "; ".join(f"{tuple(k)}: {' / '.join(msgs)}" for k, msgs in rejected)
+        body_out = {
+            "acceptedDeployments": [deployment_key_json(k) for k in outcome.accepted],
+            "rejectedDeployments": [
+                {"key": deployment_key_json(k), "errors": [{"message": m} for m in msgs]} for k, msgs in rejected
+            ],
+            "unknownIssueKeys": outcome.unknown_issue_keys,
+            "unknownAssociations": outcome.unknown_associations,
+        }
+        return errors.json_response(body_out, 202)
+
+    async def get(self, request: Request, caller: Caller) -> Response:
+        key = self._key(caller)
+        record = None if key is None else self.service.get(caller.site, caller.provider, key)
+        if record is None:
+            return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider")
+        caller.call.touched = [record.key]
+        return errors.json_response(record.data)
+
+    def _usn_bound(self, request: Request) -> tuple[int | None, str | None]:
+        values = request.query_params.getlist("_updateSequenceNumber")
+        if not values:
+            return None, None
+        bound = parse_int64(values[-1]) if len(values) == 1 else None
+        return bound, (None if bound is not None else errors.BAD_USN)
+
+    async def delete(self, request: Request, caller: Caller) -> Response:
+        key = self._key(caller)
+        if key is None:
+            return self.refuse(caller.call, 404, errors.NOT_FOUND, "deploymentSequenceNumber is not an int64")
+        bound, problem = self._usn_bound(request)
+        if problem:
+            return self.refuse(caller.call, 400, problem, problem)
+        self.service.delete(caller.site, caller.provider, key, bound)
+        caller.call.touched = [key]
+        return Response(status_code=202)
+
+    async def delete_by_properties(self, request: Request, caller: Caller) -> Response:
+        bound, problem = self._usn_bound(request)
+        if problem:
+            return self.refuse(caller.call, 400, problem, problem)
+        properties: dict[str, str] = {}
+        for name, value in parse_qsl(caller.call.raw_query, keep_blank_values=True):
+            if name in ("_updateSequenceNumber", "jwt"):
+                continue
+            if name in properties:
+                text = errors.PROPERTY_TWICE.format(name=name)
+                return self.refuse(caller.call, 400, text, text)
+            properties[name] = value
+        if not properties:
+            return self.refuse(caller.call, 400, errors.PROPERTIES_REQUIRED, errors.PROPERTIES_REQUIRED)
+        self.service.delete_by_properties(caller.site, caller.provider, properties, bound)
+        caller.call.summary = "properties=" + ",".join(f"{k}={v}" for k, v in properties.items())
+        return Response(status_code=202)
+
+    async def gating_status(self, request: Request, caller: Caller) -> Response:
+        key = self._key(caller)
+        gating = None if key is None else self.service.gating_status(caller.site, caller.provider, key)
+        if key is None or gating is None:
+            return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key asked for gating")
+        caller.call.touched = [key]
+        return errors.json_response(
+            {
+                "deploymentSequenceNumber": key.sequence_number,
+                "pipelineId": key.pipeline_id,
+                "environmentId": key.environment_id,
+                "updatedTimestamp": iso_timestamp(gating.updated),
+                "gatingStatus": gating.status,
+                "details": gating.details,
+            }
+        )
+
+
+def iso_timestamp(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

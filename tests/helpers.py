@@ -1,0 +1,34 @@
+"""Signing requests as a real client would: tokens come from PyPI's atlassian-jwt, not from our code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import atlassian_jwt
+
+DATA = Path(__file__).parent / "data"
+SITES = str(DATA / "sites.json")
+SECRETS = {"full-app": "full-secret-0123456789abcdef0123456789", "reader": "reader-secret-0123456789abcdef0123456789", "admin-app": "admin-secret-0123456789abcdef0123456789", "no-module": "nomod-secret-0123456789abcdef0123456789"}
+BASE = "/rest/deployments/0.1"
+
+
+def token(method: str, url: str, app: str = "full-app", secret: str | None = None, **claims: Any) -> str:
+    """A Connect JWT for ``method url`` (url relative to the site, with its query)."""
+    return atlassian_jwt.encode_token(method, url, app, secret or SECRETS[app], payload_kwargs={"iss": app, **claims})
+
+
+def auth(method: str, url: str, app: str = "full-app", **kwargs: Any) -> dict[str, str]:
+    path = urlsplit(url)
+    relative = path.path + (f"?{path.query}" if path.query else "")
+    return {"Authorization": f"JWT {token(method, relative, app, **kwargs)}"}
+
+
+def key_path(pipeline: str, environment: str, number: int | str) -> str:
+    return f"{BASE}/pipelines/{pipeline}/environments/{environment}/deployments/{number}"
+
+
+def body(*deployments: dict[str, Any], **top: Any) -> bytes:
+    return json.dumps({"deployments": list(deployments), **top}).encode()
