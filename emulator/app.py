@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from emulator.api.gateway import GatewayHandlers
 from emulator.api.handlers import JiraSurface
+from emulator.api.openapi import openapi_endpoint
 from emulator.config import Settings
 from emulator.control.routes import routes as control_routes
 from emulator.domain.clock import Clock, SystemClock
@@ -34,6 +36,7 @@ class Emulator:
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
         self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes)
+        self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
         self.ready = False
 
     async def run_applier(self) -> None:
@@ -65,7 +68,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
 
     app = Starlette(
-        routes=[*control_routes(emulator), Route("/{path:path}", emulator.jira.handle, methods=JIRA_METHODS)],
+        routes=[
+            *control_routes(emulator),
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+            Route("/oauth/token", emulator.gateway.token, methods=["POST"]),
+            Route("/_edge/tenant_info", emulator.gateway.tenant_info, methods=["GET"]),
+            Route("/{path:path}", emulator.jira.handle, methods=JIRA_METHODS),
+        ],
         lifespan=lifespan,
     )
     app.state.emulator = emulator

@@ -19,12 +19,15 @@ class Settings:
     apply_delay: float = 0.5
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    oauth_token_ttl: int = 3600
 
     def __post_init__(self) -> None:
         if self.apply_delay < 0:
             raise ValueError("apply delay must be >= 0 seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.oauth_token_ttl < 1:
+            raise ValueError("OAuth token lifetime must be >= 1 second")
         if self.max_body_bytes < 1:
             raise ValueError("max body bytes must be >= 1")
 
@@ -36,6 +39,7 @@ HELP = {
     "apply_delay": "seconds before an accepted write or delete becomes visible (0 allowed)",
     "max_body_bytes": "largest request body accepted; larger ones get 413",
     "log_level": "log level: debug, info, warning, error",
+    "oauth_token_ttl": "lifetime in seconds of the OAuth access tokens /oauth/token issues",
 }
 
 

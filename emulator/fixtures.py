@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emulator.domain.model import DeploymentInput, Provider
 from emulator.domain.sites import MODULE, ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
@@ -38,12 +38,23 @@ class ProjectSpec(_Model):
 
 
 class ConnectAppSpec(_Model):
+    """An installed app: flat (``key``, ``scopes``, ``modules``) or with the app's whole ``descriptor``."""
+
     key: str = Field(min_length=1, max_length=255)
     client_key: str = Field(alias="clientKey", min_length=1)
     shared_secret: str = Field(alias="sharedSecret", min_length=1)
     scopes: list[str] = ["READ", "WRITE", "DELETE"]
     # the descriptor's "modules" object, or just the module names
     modules: dict[str, Any] | list[str] = Field(default_factory=lambda: {MODULE: {}})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_descriptor(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("descriptor"), dict):
+            descriptor, rest = value["descriptor"], {k: v for k, v in value.items() if k != "descriptor"}
+            picked = {k: descriptor[k] for k in ("key", "scopes", "modules") if k in descriptor}
+            return {**picked, **rest}
+        return value
 
     def build(self) -> ConnectApp:
         names = self.modules if isinstance(self.modules, list) else list(self.modules)
@@ -144,6 +155,10 @@ def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     raise FixtureError(f"{path}: no such fixture file or folder")
+
+
+def describe(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False))
 
 
 def _read(path: Path) -> FixtureFile:

@@ -32,3 +32,15 @@ def key_path(pipeline: str, environment: str, number: int | str) -> str:
 
 def body(*deployments: dict[str, Any], **top: Any) -> bytes:
     return json.dumps({"deployments": list(deployments), **top}).encode()
+
+MAIN_CLOUD = "11111111-1111-1111-1111-111111111111"
+CTX_CLOUD = "22222222-2222-2222-2222-222222222222"
+CLIENT_SECRETS = {
+    "ci-bot": "ci-bot-secret-0123456789abcdef0123456789",
+    "no-perm": "no-perm-secret-0123456789abcdef0123456789",
+    "ctx-bot": "ctx-bot-secret-0123456789abcdef0123456789",
+}
+
+
+def gateway(cloud_id: str, rest: str) -> str:
+    return f"/jira/deployments/0.1/cloud/{cloud_id}{rest}"

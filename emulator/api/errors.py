@@ -59,6 +59,12 @@ def error_response(
     return json_response(items, status, all_headers)
 
 
+def gateway_error(status: int, message: str, *, reason: str | None = None) -> Response:
+    """The api.atlassian.com gateway's own error shape, e.g. ``{"code": 401, "message": "Unauthorized"}``."""
+    headers = {REASON_HEADER: header_safe(reason)} if reason else None
+    return json_response({"code": status, "message": message}, status, headers)
+
+
 def header_safe(text: str, limit: int = 1000) -> str:
     """Header values are latin-1 on the wire: escape the rest, drop line breaks, cap the length."""
     flat = " ".join(text.split())

@@ -23,6 +23,7 @@ from emulator.api import errors
 from emulator.api.routing import Match, PathEncodingError, match
 from emulator.api.schemas import RejectedInput, RequestInvalid, parse_submission
 from emulator.auth.connect import AuthError, verify_connect_request
+from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
 from emulator.domain.service import DeploymentService
@@ -160,19 +161,51 @@ class JiraSurface:
             response.headers["Allow"] = allowed
             return response
         call.operation = operation
-        if found.family != "site" or site is None:
+        if found.family == "gateway":
+            site = self.service.sites.by_cloud_id(found.cloud_id or "")
+            if site is None:
+                call.reason = f"no site has cloudId '{found.cloud_id}'"
+                return errors.gateway_error(404, "Not Found", reason=call.reason)
+        elif site is None:
             return self.refuse(call, 404, errors.NO_RESOURCE, "no site is configured for this request")
         call.site = site.name
         try:
-            provider = self.authenticate(request, site, relative, call, operation)
+            if found.family == "gateway":
+                provider = self.authenticate_gateway(request, site, call)
+            else:
+                provider = self.authenticate(request, site, relative, call, operation)
         except AuthError as refusal:
             message = errors.UNAUTHORIZED if refusal.status == 401 else errors.FORBIDDEN.format(scope=SCOPE[operation])
             return self.refuse(call, refusal.status, message, refusal.reason)
+        except OAuthError as refusal:
+            call.reason = refusal.reason
+            text = "Unauthorized" if refusal.status == 401 else "Forbidden"
+            return errors.gateway_error(refusal.status, text, reason=refusal.reason)
         caller = Caller(site, provider, found, operation, call)
         try:
             return await self.operations[operation](request, caller)
         except BodyTooLarge:
             return self.refuse(call, 413, errors.TOO_LARGE, f"the body is larger than {self.max_body_bytes} bytes")
+
+    def authenticate_gateway(self, request: Request, site: Site, call: Call) -> Provider:
+        """OAuth 2.0 bearer token of a client installed on the site named by the path's cloudId."""
+
+        def secret_for(client_id: str, cloud_id: str) -> str | None:
+            owner = self.service.sites.by_cloud_id(cloud_id)
+            client = None if owner is None else owner.oauth_clients.get(client_id)
+            return None if client is None else client.client_secret
+
+        verified = verify_access_token(
+            request.headers.get("authorization"), secret_for=secret_for, now=self.service.clock.now()
+        )
+        call.provider = Provider("oauth", verified.client_id)
+        if verified.cloud_id != site.cloud_id:
+            raise OAuthError(403, f"the token was issued for cloudId '{verified.cloud_id}', not '{site.cloud_id}'")
+        client = site.oauth_clients[verified.client_id]
+        if "deployments" not in client.permissions:
+            granted = ", ".join(sorted(client.permissions)) or "none"
+            raise OAuthError(403, f"OAuth client '{client.client_id}' lacks the deployments permission (it has: {granted})")
+        return call.provider
 
     def authenticate(self, request: Request, site: Site, relative: str, call: Call, operation: str) -> Provider:
         def secret_for(app_key: str) -> str | None:

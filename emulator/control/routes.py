@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from emulator import __version__
 from emulator.api.errors import json_response
+from emulator.control.sites import SiteHandlers
 
 if TYPE_CHECKING:
     from emulator.app import Emulator
@@ -43,7 +44,16 @@ class ControlHandlers:
 
 def routes(emulator: Emulator) -> list[Route]:
     h = ControlHandlers(emulator)
+    sites = SiteHandlers(emulator.service)
     return [
+        Route("/_emulator/sites", sites.list, methods=["GET"]),
+        Route("/_emulator/sites", sites.add, methods=["POST"]),
+        Route("/_emulator/sites/{site}", sites.get, methods=["GET"]),
+        Route("/_emulator/sites/{site}", sites.remove, methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/apps", sites.install_app, methods=["POST"]),
+        Route("/_emulator/sites/{site}/apps/{key}", sites.uninstall_app, methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/oauth-clients", sites.add_client, methods=["POST"]),
+        Route("/_emulator/sites/{site}/oauth-clients/{client}", sites.remove_client, methods=["DELETE"]),
         Route("/_emulator/health", h.health, methods=["GET"]),
         Route("/_emulator/ready", h.ready, methods=["GET"]),
         Route("/_emulator/queue/flush", h.flush, methods=["POST"]),

@@ -25,7 +25,7 @@ from emulator.domain.model import (
     StoredDeployment,
 )
 from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
-from emulator.domain.sites import Site, SiteRegistry
+from emulator.domain.sites import ConnectApp, OAuthClient, Site, SiteRegistry
 from emulator.domain.store import DeploymentStore
 
 NO_VALID_ASSOCIATIONS = "No valid associations found for deployment"
@@ -191,6 +191,32 @@ class DeploymentService:
         found = self.sites.get(site)
         if found is not None:
             found.change_requests = 0
+
+    def add_site(self, site: Site) -> None:
+        self.sites.add(site)
+
+    def remove_site(self, name: str) -> bool:
+        """A site goes with everything it holds."""
+        if self.sites.get(name) is None:
+            return False
+        self.reset(name)
+        self.sites.remove(name)
+        return True
+
+    def install_app(self, site: Site, app: ConnectApp) -> None:
+        """Install, or re-install with new secret, scopes or modules (data is kept on re-install)."""
+        site.connect_apps[app.key] = app
+
+    def uninstall_app(self, site: Site, key: str) -> int | None:
+        app = site.connect_apps.pop(key, None)
+        return None if app is None else self.forget_provider(site.name, app.provider)
+
+    def add_oauth_client(self, site: Site, client: OAuthClient) -> None:
+        site.oauth_clients[client.client_id] = client
+
+    def remove_oauth_client(self, site: Site, client_id: str) -> int | None:
+        client = site.oauth_clients.pop(client_id, None)
+        return None if client is None else self.forget_provider(site.name, client.provider)
 
     def forget_provider(self, site: str, provider: Provider) -> int:
         """An app was uninstalled: its data and its pending operations go, as in Jira."""

@@ -114,6 +114,10 @@ class SiteRegistry:
     def by_cloud_id(self, cloud_id: str) -> Site | None:
         return next((s for s in self._sites.values() if s.cloud_id == cloud_id), None)
 
+    def by_host(self, host: str) -> Site | None:
+        host = host.lower()
+        return next((s for s in self._sites.values() if s.host == host), None)
+
     @property
     def default(self) -> Site | None:
         return next(iter(self._sites.values()), None)

@@ -1,0 +1,119 @@
+"""Installing at run time: sites, Connect apps and OAuth clients, without a restart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.api.errors import json_response
+from emulator.domain.service import DeploymentService
+from emulator.domain.sites import Site
+from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, describe
+
+
+def problem(status: int, message: str) -> Response:
+    return json_response({"error": message}, status)
+
+
+async def read_spec(request: Request, model: type[BaseModel]) -> BaseModel | Response:
+    try:
+        raw = json.loads(await request.body())
+        return model.model_validate(raw)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, ValidationError):
+            return problem(400, describe(exc))
+        return problem(400, "the body must be a JSON object")
+
+
+def site_json(site: Site) -> dict[str, Any]:
+    return {
+        "name": site.name,
+        "baseUrl": site.base_url,
+        "cloudId": site.cloud_id,
+        "projects": [{"key": k, "maxIssueNumber": n} for k, n in site.projects.items()],
+        "services": sorted(site.services),
+        "connectApps": [
+            {"key": a.key, "clientKey": a.client_key, "scopes": sorted(a.scopes), "modules": sorted(a.modules)}
+            for a in site.connect_apps.values()
+        ],
+        "oauthClients": [{"clientId": c.client_id, "permissions": sorted(c.permissions)} for c in site.oauth_clients.values()],
+        "gating": {"environmentTypes": sorted(site.gating.gated_environment_types), "changeProject": site.gating.change_project},
+        "applyDelay": site.apply_delay,
+    }
+
+
+class SiteHandlers:
+    def __init__(self, service: DeploymentService) -> None:
+        self.service = service
+
+    def _site(self, request: Request) -> Site | Response:
+        name = request.path_params["site"]
+        site = self.service.sites.get(name)
+        return problem(404, f"no site named {name!r}") if site is None else site
+
+    async def list(self, request: Request) -> Response:
+        return json_response({"sites": [site_json(s) for s in self.service.sites]})
+
+    async def get(self, request: Request) -> Response:
+        site = self._site(request)
+        return site if isinstance(site, Response) else json_response(site_json(site))
+
+    async def add(self, request: Request) -> Response:
+        spec = await read_spec(request, SiteSpec)
+        if isinstance(spec, Response):
+            return spec
+        assert isinstance(spec, SiteSpec)
+        try:
+            self.service.add_site(spec.build())
+        except ValueError as exc:
+            return problem(409, str(exc))
+        return json_response(site_json(self.service.sites.get(spec.name)), 201)  # type: ignore[arg-type]
+
+    async def remove(self, request: Request) -> Response:
+        if not self.service.remove_site(request.path_params["site"]):
+            return problem(404, f"no site named {request.path_params['site']!r}")
+        return Response(status_code=204)
+
+    async def install_app(self, request: Request) -> Response:
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        spec = await read_spec(request, ConnectAppSpec)
+        if isinstance(spec, Response):
+            return spec
+        assert isinstance(spec, ConnectAppSpec)
+        self.service.install_app(site, spec.build())
+        return json_response(site_json(site), 201)
+
+    async def uninstall_app(self, request: Request) -> Response:
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        removed = self.service.uninstall_app(site, request.path_params["key"])
+        if removed is None:
+            return problem(404, f"no app {request.path_params['key']!r} on site {site.name!r}")
+        return json_response({"deletedDeployments": removed})
+
+    async def add_client(self, request: Request) -> Response:
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        spec = await read_spec(request, OAuthClientSpec)
+        if isinstance(spec, Response):
+            return spec
+        assert isinstance(spec, OAuthClientSpec)
+        self.service.add_oauth_client(site, spec.build())
+        return json_response(site_json(site), 201)
+
+    async def remove_client(self, request: Request) -> Response:
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        removed = self.service.remove_oauth_client(site, request.path_params["client"])
+        if removed is None:
+            return problem(404, f"no OAuth client {request.path_params['client']!r} on site {site.name!r}")
+        return json_response({"deletedDeployments": removed})
