@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from emulator.api.gateway import GatewayHandlers
-from emulator.api.handlers import JiraSurface
+from emulator.api.handlers import Call, JiraSurface
 from emulator.api.openapi import openapi_endpoint
 from emulator.config import Settings
 from emulator.control.routes import routes as control_routes
+from emulator.control.views import key_json
 from emulator.domain.clock import Clock, SystemClock
 from emulator.domain.service import DeploymentService
 from emulator.fixtures import load_fixtures
+from emulator.journal import Journal, clip
+from emulator.logs import CallLogger
 
 log = logging.getLogger("emulator")
 
@@ -32,12 +36,33 @@ class Emulator:
         self.settings = settings
         self.clock = clock or SystemClock()
         sites, seeds = load_fixtures(settings.fixtures)
-        self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay)
+        rng = random.Random(settings.seed)
+        self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
         self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes)
+        self.journal = Journal(settings.journal_size)
+        self.jira.observers += [self.record, CallLogger(settings.log_format)]
         self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
         self.ready = False
+
+    def record(self, call: Call) -> None:
+        self.journal.record(
+            time=self.clock.now(),
+            method=call.method,
+            path=call.raw_path,
+            query=call.raw_query,
+            operation=call.operation,
+            site=call.site,
+            provider=str(call.provider) if call.provider else None,
+            status=call.status,
+            latency_ms=call.latency_ms,
+            reason=call.reason,
+            touched=[key_json(k) for k in call.touched],
+            findings=call.findings,
+            request_body=clip(call.request_body),
+            response_body=clip(call.response_body),
+        )
 
     async def run_applier(self) -> None:
         """Apply operations as they fall due, in real time (reads also apply what is due)."""

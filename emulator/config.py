@@ -20,12 +20,19 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     oauth_token_ttl: int = 3600
+    journal_size: int = 1000
+    log_format: str = "text"
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.apply_delay < 0:
             raise ValueError("apply delay must be >= 0 seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.journal_size < 1:
+            raise ValueError("journal size must be >= 1")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("log format must be text or json")
         if self.oauth_token_ttl < 1:
             raise ValueError("OAuth token lifetime must be >= 1 second")
         if self.max_body_bytes < 1:
@@ -40,12 +47,15 @@ HELP = {
     "max_body_bytes": "largest request body accepted; larger ones get 413",
     "log_level": "log level: debug, info, warning, error",
     "oauth_token_ttl": "lifetime in seconds of the OAuth access tokens /oauth/token issues",
+    "journal_size": "how many calls the request journal keeps (oldest dropped first)",
+    "log_format": "one line per call: text (human-readable) or json",
+    "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
 }
 
 
 def _convert(name: str, text: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(text)
     if kind == "float":
         return float(text)

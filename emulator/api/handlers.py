@@ -60,6 +60,10 @@ class Call:
     reason: str | None = None
     touched: list[DeploymentKey] = field(default_factory=list)
     summary: str = ""
+    latency_ms: float = 0.0
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -126,17 +130,11 @@ class JiraSurface:
             response = errors.error_response(500, errors.UNEXPECTED, reason="unexpected error", trace_id=trace_id)
             call.reason = f"unexpected error, errorTraceId {trace_id}"
         call.status = response.status_code
-        self._finish(call)
-        return response
-
-    def _finish(self, call: Call) -> None:
-        ms = (time.perf_counter() - call.started) * 1000
-        who = f" {call.provider}" if call.provider else ""
-        extra = f" {call.summary}" if call.summary else ""
-        why = f" reason: {call.reason}" if call.reason else ""
-        log.info("%s %s -> %d%s %.1fms%s%s", call.method, call.raw_path, call.status, who, ms, extra, why)
+        call.response_body = response.body if isinstance(response.body, bytes) else None
+        call.latency_ms = (time.perf_counter() - call.started) * 1000
         for observer in self.observers:
             observer(call)
+        return response
 
     def refuse(self, call: Call, status: int, messages: list[str] | str, reason: str) -> Response:
         call.reason = reason
@@ -241,6 +239,7 @@ class JiraSurface:
 
     async def submit(self, request: Request, caller: Caller) -> Response:
         body = await read_body(request, self.max_body_bytes)
+        caller.call.request_body = body
         try:
             submission = parse_submission(body)
         except RequestInvalid as invalid:

@@ -8,6 +8,17 @@ from emulator.domain.sites import Site
 STATUSES = ("allowed", "prevented", "awaiting", "invalid")
 
 
+def auto_decide(site: Site, gating: GatingState, now: float) -> None:
+    """moto-style progression: an awaiting deployment is decided after N seconds or N polls, if the site says so."""
+    rule = site.gating
+    if gating.status != "awaiting" or rule.auto_status is None:
+        return
+    waited = rule.auto_after_seconds is not None and now - gating.updated >= rule.auto_after_seconds
+    polled = rule.auto_after_polls is not None and gating.polls >= rule.auto_after_polls
+    if waited or polled:
+        gating.status, gating.updated = rule.auto_status, now
+
+
 def has_issue_association(deployment: DeploymentInput) -> bool:
     return bool(deployment.issue_keys) or any(
         a.type in ISSUE_ASSOCIATION_TYPES and a.values for a in deployment.associations

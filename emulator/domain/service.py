@@ -8,12 +8,13 @@ the order of calls, never on when a background task last woke up.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from emulator.domain.clock import Clock
-from emulator.domain.gating import initial_gating
+from emulator.domain.gating import STATUSES, auto_decide, initial_gating
 from emulator.domain.model import (
     ISSUE_ASSOCIATION_TYPES,
     SERVICE_ASSOCIATION_TYPE,
@@ -49,10 +50,16 @@ class Applied:
 
 
 class DeploymentService:
-    def __init__(self, sites: SiteRegistry, clock: Clock, *, apply_delay: float = 0.5) -> None:
+    def __init__(
+        self, sites: SiteRegistry, clock: Clock, *, apply_delay: float = 0.5, rng: random.Random | None = None
+    ) -> None:
         self.sites = sites
         self.clock = clock
         self.apply_delay = apply_delay
+        self.jitter = 0.0  # up to this many seconds more, drawn per operation
+        self.out_of_order = False  # a write overtakes the pending writes of the same deployment
+        self.paused = False  # nothing applies by itself; flush still does
+        self.rng = rng or random.Random()
         self.store = DeploymentStore()
         self.queue = ApplyQueue()
         self.on_apply: list[Callable[[Applied], None]] = []
@@ -93,11 +100,18 @@ class DeploymentService:
         for deployment in deployments:
             self._apply(Upsert(site.name, provider, deployment, dict(props)))
 
+    def delay_for(self, site: Site) -> float:
+        return self.apply_delay if site.apply_delay is None else site.apply_delay
+
     def _enqueue(self, site: Site, op: Operation) -> None:
         now = self.clock.now()
-        delay = self.apply_delay if site.apply_delay is None else site.apply_delay
-        self.queue.push(op, accepted_at=now, due=now + delay)
-        if delay <= 0:
+        due = now + self.delay_for(site) + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
+        if self.out_of_order and isinstance(op, Upsert):
+            overtaken = [p.due for p in self.queue if _same_deployment(p.op, op)]
+            if overtaken:
+                due = max(now, min(overtaken) - 1e-6)
+        self.queue.push(op, accepted_at=now, due=due)
+        if due <= now:
             self.apply_due()
 
     # -- reads --------------------------------------------------------------------------------
@@ -107,15 +121,33 @@ class DeploymentService:
         return self.store.get(site.name, provider, key)
 
     def gating_status(self, site: Site, provider: Provider, key: DeploymentKey) -> GatingState | None:
+        """What a poll of the gating status sees; a poll counts towards a site's after-N-polls rule."""
         record = self.get(site, provider, key)
         if record is None or record.gating is None:
             return None
         record.gating.polls += 1
+        auto_decide(site, record.gating, self.clock.now())
         return record.gating
+
+    def decide_gating(
+        self, site: Site, provider: Provider, key: DeploymentKey, status: str, details: list[dict[str, str]] | None
+    ) -> GatingState | None:
+        """An explicit decision, as a change manager in Jira Service Management would make it."""
+        assert status in STATUSES, f"unknown gating status {status!r}"
+        record = self.get(site, provider, key)
+        if record is None or record.gating is None:
+            return None
+        gating = record.gating
+        gating.status, gating.updated = status, self.clock.now()
+        if details is not None:
+            gating.details = details
+        return gating
 
     # -- the applier --------------------------------------------------------------------------
 
     def apply_due(self) -> int:
+        if self.paused:
+            return 0
         return self._apply_all(self.queue.pop_due(self.clock.now()))
 
     def flush(self) -> int:
@@ -222,6 +254,10 @@ class DeploymentService:
         """An app was uninstalled: its data and its pending operations go, as in Jira."""
         self.queue.remove_site(site, provider)
         return self.store.drop(site, provider)
+
+
+def _same_deployment(a: Operation, b: Upsert) -> bool:
+    return isinstance(a, Upsert) and (a.site, a.provider, a.deployment.key) == (b.site, b.provider, b.deployment.key)
 
 
 def _within(record: StoredDeployment, max_usn: int | None) -> bool:

@@ -42,10 +42,14 @@ class OAuthClient:
 
 @dataclass(slots=True)
 class GatingRules:
-    """Which environment types are gated, and the project that holds change requests."""
+    """Which environment types are gated, the project that holds change requests, and an optional
+    automatic decision (``auto_status``) after so many seconds or polls of an awaiting deployment."""
 
     gated_environment_types: frozenset[str] = frozenset({"production"})
     change_project: str = "CHG"
+    auto_status: str | None = None
+    auto_after_seconds: float | None = None
+    auto_after_polls: int | None = None
 
 
 @dataclass(slots=True)

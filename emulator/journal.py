@@ -1,0 +1,149 @@
+"""The request journal: a bounded ring of every call to the Jira surface, for assertions and the UI.
+
+Bounded twice: by entries (``--journal-size``, oldest dropped first) and by the body bytes kept per
+entry, so a long load run cannot grow it without limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
+FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
+
+
+@dataclass(slots=True)
+class Entry:
+    id: int
+    time: float
+    method: str
+    path: str
+    query: str
+    operation: str | None
+    site: str | None
+    provider: str | None
+    status: int
+    latency_ms: float
+    reason: str | None
+    touched: list[dict[str, Any]]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    request_body: str | None = None
+    response_body: str | None = None
+
+    def to_json(self, *, bodies: bool = False) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "time": iso(self.time),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "operation": self.operation,
+            "site": self.site,
+            "provider": self.provider,
+            "status": self.status,
+            "latencyMs": round(self.latency_ms, 3),
+            "reason": self.reason,
+            "touched": self.touched,
+            "findings": self.findings,
+        }
+        if bodies:
+            out["requestBody"] = self.request_body
+            out["responseBody"] = self.response_body
+        return out
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def clip(data: bytes | None) -> str | None:
+    if not data:
+        return None
+    text = data[:BODY_KEPT].decode("utf-8", "replace")
+    return text if len(data) <= BODY_KEPT else text + f"... ({len(data)} bytes in all)"
+
+
+class QueryError(ValueError):
+    pass
+
+
+def parse_since(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise QueryError(f"since must be epoch seconds or an ISO 8601 time, got {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+class Journal:
+    def __init__(self, capacity: int = 1000) -> None:
+        assert capacity >= 1, "the journal keeps at least one entry"
+        self.capacity = capacity
+        self._entries: deque[Entry] = deque(maxlen=capacity)
+        self._ids = itertools.count(1)
+        self.dropped = 0
+
+    def record(self, **fields: Any) -> Entry:
+        if len(self._entries) == self.capacity:
+            self.dropped += 1
+        entry = Entry(id=next(self._ids), **fields)
+        self._entries.append(entry)
+        return entry
+
+    def get(self, entry_id: int) -> Entry | None:
+        return next((e for e in self._entries if e.id == entry_id), None)
+
+    def query(self, filters: Mapping[str, str]) -> list[Entry]:
+        """Newest first; filters as the control surface takes them (all optional, ANDed)."""
+        unknown = set(filters) - set(FILTERS)
+        if unknown:
+            raise QueryError(f"unknown filter(s): {', '.join(sorted(unknown))}; use {', '.join(FILTERS)}")
+        found: Iterable[Entry] = reversed(self._entries)
+        if "method" in filters:
+            found = (e for e in found if e.method == filters["method"].upper())
+        if "operation" in filters:
+            found = (e for e in found if e.operation == filters["operation"])
+        if "status" in filters:
+            found = (e for e in found if _status_matches(e.status, filters["status"]))
+        if "provider" in filters:
+            found = (e for e in found if e.provider == filters["provider"])
+        if "site" in filters:
+            found = (e for e in found if e.site == filters["site"])
+        if "since" in filters:
+            since = parse_since(filters["since"])
+            found = (e for e in found if e.time >= since)
+        result = list(found)
+        if "limit" in filters:
+            if not filters["limit"].isdigit():
+                raise QueryError("limit must be a whole number")
+            result = result[: int(filters["limit"])]
+        return result
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _status_matches(status: int, wanted: str) -> bool:
+    """``404``, or a class such as ``4xx``."""
+    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+        return status // 100 == int(wanted[0])
+    if not wanted.isdigit():
+        raise QueryError(f"status must be a code like 404 or a class like 4xx, got {wanted!r}")
+    return status == int(wanted)
