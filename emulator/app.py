@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from emulator.control.routes import routes as control_routes
 from emulator.control.views import key_json
 from emulator.domain.clock import Clock, SystemClock
 from emulator.domain.service import DeploymentService
+from emulator.faults import FaultSet
 from emulator.fixtures import load_fixtures
 from emulator.journal import Journal, clip
 from emulator.logs import CallLogger
@@ -40,7 +42,7 @@ class Emulator:
         self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
-        self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes)
+        self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes, faults=FaultSet(rng))
         self.journal = Journal(settings.journal_size)
         self.jira.observers += [self.record, CallLogger(settings.log_format)]
         self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
@@ -73,6 +75,14 @@ class Emulator:
             self.service.apply_due()
 
 
+class EmulatorApp(Starlette):
+    """Starlette, keeping the server's own ``send`` in the scope: dropping a connection needs its transport."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope["emulator.send"] = send
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     emulator = Emulator(settings or Settings(), clock)
 
@@ -92,7 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 applied = emulator.service.flush()
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
 
-    app = Starlette(
+    app = EmulatorApp(
         routes=[
             *control_routes(emulator),
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),

@@ -30,6 +30,16 @@ PROPERTIES_REQUIRED = "At least one property must be given to delete deployments
 PROPERTY_TWICE = "Property '{name}' is given more than once."
 BAD_USN = "'_updateSequenceNumber' must be an int64."
 BAD_PATH_ENCODING = "The path is not valid percent-encoded UTF-8."
+INJECTED = "An error was injected by the emulator's fault rules."
+STATUS_TEXTS = {
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    413: TOO_LARGE,
+    429: RATE_LIMITED,
+    500: UNEXPECTED,
+    503: UNAVAILABLE,
+}
 
 
 def dumps(content: Any) -> bytes:

@@ -8,6 +8,7 @@ wrong becomes a documented 4xx with Jira's body; an unexpected error is a 500 wi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -28,6 +29,7 @@ from emulator.auth.scopes import scope_satisfies
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
 from emulator.domain.service import DeploymentService
 from emulator.domain.sites import Site
+from emulator.faults import FaultSet, RateLimits, retry_after_headers
 
 log = logging.getLogger("emulator.calls")
 
@@ -102,9 +104,11 @@ def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
 
 
 class JiraSurface:
-    def __init__(self, service: DeploymentService, *, max_body_bytes: int) -> None:
+    def __init__(self, service: DeploymentService, *, max_body_bytes: int, faults: FaultSet | None = None) -> None:
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.faults = faults or FaultSet()
+        self.rate_limits = RateLimits()
         self.operations: dict[str, Callable[[Request, Caller], Awaitable[Response]]] = {
             "submitDeployments": self.submit,
             "getDeploymentByKey": self.get,
@@ -179,11 +183,46 @@ class JiraSurface:
             call.reason = refusal.reason
             text = "Unauthorized" if refusal.status == 401 else "Forbidden"
             return errors.gateway_error(refusal.status, text, reason=refusal.reason)
+        injected = await self.inject(request, call, found.family)
+        if injected is not None:
+            return injected
         caller = Caller(site, provider, found, operation, call)
         try:
             return await self.operations[operation](request, caller)
         except BodyTooLarge:
             return self.refuse(call, 413, errors.TOO_LARGE, f"the body is larger than {self.max_body_bytes} bytes")
+
+    async def inject(self, request: Request, call: Call, family: str) -> Response | None:
+        """A site's rate limit, then the first matching fault rule: an answer, a delay, or a dropped connection."""
+        now = self.service.clock.now()
+        wait = self.rate_limits.check(call.site or "", now)
+        if wait > 0:
+            call.reason = f"rate limit of site '{call.site}': next token in {wait:.3f} s"
+            return errors.error_response(429, errors.RATE_LIMITED, reason=call.reason, headers=retry_after_headers(wait, now))
+        rule = self.faults.match(
+            operation=call.operation, method=call.method, site=call.site, provider=str(call.provider) if call.provider else None
+        )
+        if rule is None:
+            return None
+        call.reason = f"fault rule {rule.id}"
+        if rule.latency_ms:
+            await asyncio.sleep(rule.latency_ms / 1000)
+        if rule.drop_connection:
+            return await drop_connection(request)
+        if rule.status is None:
+            call.reason = None
+            return None
+        headers = dict(rule.headers)
+        if rule.retry_after is not None:
+            headers = {**retry_after_headers(rule.retry_after, now), **headers}
+        if rule.body is not None:
+            return errors.json_response(rule.body, rule.status, {errors.REASON_HEADER: call.reason, **headers})
+        if family == "gateway" and rule.status in (401, 403):
+            response = errors.gateway_error(rule.status, "Unauthorized" if rule.status == 401 else "Forbidden", reason=call.reason)
+            response.headers.update(headers)
+            return response
+        text = errors.STATUS_TEXTS.get(rule.status, errors.INJECTED)
+        return errors.error_response(rule.status, text.format(scope=SCOPE.get(call.operation or "", "READ")), reason=call.reason, headers=headers)
 
     def authenticate_gateway(self, request: Request, site: Site, call: Call) -> Provider:
         """OAuth 2.0 bearer token of a client installed on the site named by the path's cloudId."""
@@ -322,6 +361,18 @@ class JiraSurface:
                 "details": gating.details,
             }
         )
+
+
+async def drop_connection(request: Request) -> Response:
+    """Close the TCP connection without an answer. uvicorn's ``send`` is a bound method of its request
+    cycle, which holds the transport; an in-process client has none, and gets a 503 instead."""
+    send = request.scope.get("emulator.send")
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return errors.error_response(503, errors.UNAVAILABLE, reason="dropConnection needs a real server; answered 503")
+    transport.abort()
+    await asyncio.sleep(0)  # let uvicorn see the disconnect, so it sends nothing more
+    return Response(status_code=499)
 
 
 def iso_timestamp(epoch: float) -> str:

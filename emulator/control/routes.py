@@ -20,6 +20,7 @@ from emulator.control.sites import SiteHandlers, problem
 from emulator.control.views import FilterError, gating_json, pending_json, state
 from emulator.domain.gating import STATUSES
 from emulator.domain.model import DeploymentKey, Provider
+from emulator.faults import FaultSpecError
 from emulator.journal import QueryError
 
 if TYPE_CHECKING:
@@ -70,8 +71,10 @@ class ControlHandlers:
         if site is not None and self.service.sites.get(site) is None:
             return problem(404, f"no site named {site!r}")
         self.service.reset(site)
+        self.emulator.jira.rate_limits.clear(site)
         if site is None:
             self.emulator.journal.clear()
+            self.emulator.jira.faults.clear()
         return json_response({"reset": site or "all"})
 
     # -- queue and time ---------------------------------------------------------------------------
@@ -227,6 +230,53 @@ class ControlHandlers:
         )
 
 
+class FaultHandlers:
+    def __init__(self, emulator: Emulator) -> None:
+        self.faults = emulator.jira.faults
+        self.limits = emulator.jira.rate_limits
+        self.service = emulator.service
+
+    async def list(self, request: Request) -> Response:
+        return json_response({"rules": [r.to_json() for r in self.faults.rules()]})
+
+    async def add(self, request: Request) -> Response:
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            return json_response(self.faults.add(body).to_json(), 201)
+        except FaultSpecError as exc:
+            return problem(400, str(exc))
+
+    async def remove(self, request: Request) -> Response:
+        if not self.faults.remove(request.path_params["id"]):
+            return problem(404, f"no fault rule {request.path_params['id']!r}")
+        return Response(status_code=204)
+
+    async def clear(self, request: Request) -> Response:
+        self.faults.clear()
+        return Response(status_code=204)
+
+    async def rate_limit(self, request: Request) -> Response:
+        name = request.path_params["site"]
+        if self.service.sites.get(name) is None:
+            return problem(404, f"no site named {name!r}")
+        now = self.service.clock.now()
+        if request.method == "PUT":
+            body = await json_body(request)
+            if isinstance(body, Response):
+                return body
+            if set(body) - {"rate", "burst"}:
+                return problem(400, "a rate limit is {rate: tokens per second, burst: whole number}")
+            try:
+                self.limits.set(name, rate=body.get("rate"), burst=body.get("burst"), now=now)  # type: ignore[arg-type]
+            except FaultSpecError as exc:
+                return problem(400, str(exc))
+        elif request.method == "DELETE":
+            self.limits.clear(name)
+        return json_response({"site": name, "rateLimit": self.limits.get(name, now)})
+
+
 def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
     unknown = set(body) - {"environmentTypes", "changeProject", "autoDecision"}
     if unknown:
@@ -264,7 +314,13 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
 def routes(emulator: Emulator) -> list[Route]:
     h = ControlHandlers(emulator)
     sites = SiteHandlers(emulator.service)
+    faults = FaultHandlers(emulator)
     return [
+        Route("/_emulator/faults", faults.list, methods=["GET"]),
+        Route("/_emulator/faults", faults.add, methods=["POST"]),
+        Route("/_emulator/faults", faults.clear, methods=["DELETE"]),
+        Route("/_emulator/faults/{id}", faults.remove, methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/rate-limit", faults.rate_limit, methods=["GET", "PUT", "DELETE"]),
         Route("/_emulator/health", h.health, methods=["GET"]),
         Route("/_emulator/ready", h.ready, methods=["GET"]),
         Route("/_emulator/reset", h.reset, methods=["POST"]),

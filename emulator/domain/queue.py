@@ -56,20 +56,36 @@ class ApplyQueue:
     def __init__(self) -> None:
         self._items: SortedKeyList = SortedKeyList(key=lambda p: (p.due, p.seq))
         self._seq = itertools.count()
+        self._latest: dict[tuple[str, Provider, DeploymentKey], Pending] = {}  # last accepted upsert per key
 
     def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
         item = Pending(due=due, seq=next(self._seq), accepted_at=accepted_at, op=op)
         self._items.add(item)
+        if isinstance(op, Upsert):
+            self._latest[(op.site, op.provider, op.deployment.key)] = item
+        return item
+
+    def latest_upsert(self, site: str, provider: Provider, key: DeploymentKey) -> Upsert | None:
+        """The most recently accepted write of this deployment that has not applied yet."""
+        item = self._latest.get((site, provider, key))
+        return None if item is None else item.op  # type: ignore[return-value]
+
+    def _forget(self, item: Pending) -> Pending:
+        op = item.op
+        if isinstance(op, Upsert):
+            index = (op.site, op.provider, op.deployment.key)
+            if self._latest.get(index) is item:
+                del self._latest[index]
         return item
 
     def pop_due(self, now: float) -> Iterator[Pending]:
         """Remove and yield, in order, every operation due at or before ``now``."""
         while self._items and self._items[0].due <= now:
-            yield self._items.pop(0)
+            yield self._forget(self._items.pop(0))
 
     def pop_all(self) -> Iterator[Pending]:
         while self._items:
-            yield self._items.pop(0)
+            yield self._forget(self._items.pop(0))
 
     def next_due(self) -> float | None:
         return self._items[0].due if self._items else None
@@ -78,10 +94,12 @@ class ApplyQueue:
         doomed = [p for p in self._items if p.op.site == site and (provider is None or p.op.provider == provider)]
         for p in doomed:
             self._items.remove(p)
+            self._forget(p)
         return len(doomed)
 
     def clear(self) -> None:
         self._items.clear()
+        self._latest.clear()
 
     def __iter__(self) -> Iterator[Pending]:
         return iter(list(self._items))

@@ -97,6 +97,13 @@ class ServiceMachine(RuleBasedStateMachine):
         }
         assert actual == self.applied
         assert len(self.svc.queue) == len(self.pending)
+        latest: dict = {}
+        for _, seq, op in sorted(self.pending, key=lambda p: p[1]):
+            if op[0] == "put":
+                latest[(op[1], op[2])] = op[3]
+        for (provider, key), usn in latest.items():
+            found = self.svc.queue.latest_upsert("s", provider, key)
+            assert found is not None and found.deployment.update_sequence_number == usn
 
     @invariant()
     def property_index_is_consistent(self) -> None:

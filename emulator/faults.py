@@ -1,0 +1,281 @@
+"""Fault injection and per-site rate limits for the Jira surface: pure rules, asked once per call.
+
+The HTTP layer asks ``FaultSet.match`` and ``RateLimits.check`` before it handles a call, then answers,
+waits or drops the connection as told. Nothing here does I/O or sleeps: time comes in as ``now`` (epoch
+seconds) and chance from an injectable ``random.Random``. Every method is synchronous and runs on the
+event loop, so no lock is needed. Rate limits are off until a site is given one (mockforge#79).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+Operation = Literal[
+    "submitDeployments",
+    "getDeploymentByKey",
+    "deleteDeploymentByKey",
+    "deleteDeploymentsByProperty",
+    "getDeploymentGatingStatusByKey",
+]
+OPERATIONS: tuple[str, ...] = get_args(Operation)
+OPERATION_METHODS = dict(zip(OPERATIONS, ("POST", "GET", "DELETE", "DELETE", "GET"), strict=True))
+DEFAULT_RETRY_AFTER = 1  # seconds, for a 429 rule that names none
+EPSILON = 1e-9  # token slack for float rounding, so a client that waits the advertised time gets in
+
+_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # RFC 9110 header name
+_NO_CONTROLS = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"  # a header value cannot smuggle in CR or LF
+
+
+class FaultSpecError(ValueError):
+    """A fault rule or a rate limit is not valid; the message says exactly what is wrong."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, frozen=True)
+
+    operation: Operation | None = None
+    method: Annotated[str, Field(pattern=r"^[A-Za-z]+$")] | None = None
+    site: Annotated[str, Field(min_length=1)] | None = None
+    provider: Annotated[str, Field(pattern=r"^(connect|oauth):.+$")] | None = None
+    status: Annotated[int, Field(ge=100, le=599)] | None = None
+    body: Any = None
+    headers: dict[Annotated[str, Field(pattern=_TOKEN)], Annotated[str, Field(pattern=_NO_CONTROLS)]] = {}
+    retry_after: Annotated[int, Field(ge=1)] | None = None
+    latency_ms: Annotated[int, Field(ge=0)] = 0
+    drop_connection: bool = False
+    probability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    times: Annotated[int, Field(ge=1)] | None = None
+
+
+SPEC_KEYS = tuple(sorted(to_camel(name) for name in _Spec.model_fields))
+_EXPECTED = {
+    "operation": "one of " + ", ".join(OPERATIONS) + " (or null for any)",
+    "method": "an HTTP method name such as GET (or null for any)",
+    "site": "a site name (or null for any)",
+    "provider": "'connect:<appKey>' or 'oauth:<clientId>' (or null for any)",
+    "status": "an HTTP status from 100 to 599 (or null for latency only)",
+    "headers": "an object of header names to header values, all strings without control characters",
+    "retryAfter": "a whole number of seconds >= 1",
+    "latencyMs": "a whole number of milliseconds >= 0",
+    "dropConnection": "true or false",
+    "probability": "a number greater than 0 and at most 1",
+    "times": "a whole number >= 1 (or null for unlimited)",
+}
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    key = str(error["loc"][0])
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, SPEC_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(SPEC_KEYS)
+        return f"unknown key {key!r} ({hint})"
+    return f"{key} must be {_EXPECTED[key]}, got {_show(error['input'])}"
+
+
+def _parse(spec: Mapping[str, Any]) -> _Spec:
+    if not isinstance(spec, Mapping):
+        raise FaultSpecError(f"a fault rule must be a JSON object, got {_show(spec)}")
+    try:
+        s = _Spec.model_validate(dict(spec))
+    except ValidationError as exc:
+        raise FaultSpecError("; ".join(_message(e) for e in exc.errors(include_url=False))) from None
+    if s.drop_connection and s.status is not None:
+        raise FaultSpecError("dropConnection sends no answer, so it takes no status")
+    if s.status is None:
+        for key, value in (("body", s.body), ("headers", s.headers or None), ("retryAfter", s.retry_after)):
+            if value is not None:
+                raise FaultSpecError(f"{key} needs a status to answer with")
+    if s.retry_after is not None and s.status not in (429, 503):
+        raise FaultSpecError(f"retryAfter applies only to status 429 or 503, not {s.status}")
+    expected = OPERATION_METHODS.get(s.operation or "")
+    if s.method and expected and s.method.upper() != expected:
+        raise FaultSpecError(f"method {s.method.upper()} never matches {s.operation}, which is {expected}")
+    if s.status is None and s.latency_ms == 0 and not s.drop_connection:
+        raise FaultSpecError("the rule does nothing: give a status, a latencyMs above 0, or dropConnection")
+    return s
+
+
+@dataclass(slots=True)
+class FaultRule:
+    """One rule: which calls it matches (None = any) and what it does to them."""
+
+    id: str
+    operation: str | None = None
+    method: str | None = None
+    site: str | None = None
+    provider: str | None = None
+    status: int | None = None
+    body: Any | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after: int | None = None
+    latency_ms: int = 0
+    drop_connection: bool = False
+    probability: float = 1.0
+    times: int | None = None
+    hits: int = 0
+
+    def matches(self, *, operation: str | None, method: str, site: str | None, provider: str | None) -> bool:
+        """Whether every filter of the rule accepts this call (the probability is not drawn here)."""
+        return (
+            (self.operation is None or self.operation == operation)
+            and (self.method is None or self.method == method.upper())
+            and (self.site is None or self.site == site)
+            and (self.provider is None or self.provider == provider)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as ``GET /_emulator/faults`` shows it (camelCase, nulls kept)."""
+        out = {to_camel(f.name): getattr(self, f.name) for f in fields(self)}
+        out.update(body=copy.deepcopy(self.body), headers=dict(self.headers))
+        return out
+
+
+class FaultSet:
+    """The fault rules in insertion order; ids ("f1", "f2", ...) are never reused, even after clear()."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng if rng is not None else random.Random()
+        self._rules: dict[str, FaultRule] = {}
+        self._next = 1
+
+    def add(self, spec: Mapping[str, Any]) -> FaultRule:
+        """Validate a rule as a user posts it (camelCase JSON) and append it; FaultSpecError if invalid."""
+        s = _parse(spec)
+        data = s.model_dump()  # snake_case, the FaultRule field names
+        data.update(method=s.method.upper() if s.method else None, body=copy.deepcopy(s.body))
+        if s.status == 429 and s.retry_after is None:
+            data["retry_after"] = DEFAULT_RETRY_AFTER
+        rule = FaultRule(id=f"f{self._next}", **data)
+        self._next += 1
+        self._rules[rule.id] = rule
+        return rule
+
+    def rules(self) -> list[FaultRule]:
+        return list(self._rules.values())
+
+    def remove(self, rule_id: str) -> bool:
+        return self._rules.pop(rule_id, None) is not None
+
+    def clear(self) -> None:
+        self._rules.clear()
+
+    def match(
+        self, *, operation: str | None, method: str, site: str | None, provider: str | None
+    ) -> FaultRule | None:
+        """The first matching rule whose draw succeeds; it counts the hit and goes once its times run out."""
+        for rule in self._rules.values():
+            if not rule.matches(operation=operation, method=method, site=site, provider=provider):
+                continue
+            # a certain rule draws nothing, so adding one does not shift the seeded sequence for the others
+            if rule.probability < 1 and self._rng.random() >= rule.probability:
+                continue
+            rule.hits += 1
+            if rule.times is not None:
+                rule.times -= 1
+                if rule.times == 0:
+                    del self._rules[rule.id]
+            return rule
+        return None
+
+
+class TokenBucket:
+    """``burst`` tokens at most, refilled at ``rate`` per second; each allowed call takes one."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        assert rate > 0 and math.isfinite(rate), "rate must be a positive number"
+        assert burst >= 1, "burst must be at least 1"
+        self.rate, self.burst = float(rate), burst
+        self._tokens, self._at = float(burst), now
+
+    @property
+    def tokens(self) -> float:
+        """The tokens as of the last call (no refill)."""
+        return self._tokens
+
+    def available(self, now: float) -> float:
+        """The tokens at ``now`` (a clock that goes back adds nothing)."""
+        if now > self._at:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+            self._at = now
+        return self._tokens
+
+    def take(self, now: float) -> float:
+        """0.0 when a token was taken; else the seconds until one is (a refused call takes nothing)."""
+        tokens = self.available(now)
+        if tokens >= 1 - EPSILON:
+            self._tokens = tokens - 1
+            return 0.0
+        return (1 - tokens) / self.rate
+
+
+class RateLimits:
+    """Per-site token buckets; a site without one is never limited."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def set(self, site: str, *, rate: float, burst: int, now: float) -> None:
+        """Limit ``site`` (replacing any limit it had, with a full bucket); FaultSpecError on bad values."""
+        if not isinstance(site, str) or not site:
+            raise FaultSpecError(f"site must be a site name, got {_show(site)}")
+        if not _is_number(rate) or not math.isfinite(rate) or rate <= 0:
+            raise FaultSpecError(f"rate must be a number of calls per second above 0, got {_show(rate)}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise FaultSpecError(f"burst must be a whole number >= 1, got {_show(burst)}")
+        self._buckets[site] = TokenBucket(rate, burst, now)
+
+    def clear(self, site: str | None = None) -> None:
+        if site is None:
+            self._buckets.clear()
+        else:
+            self._buckets.pop(site, None)
+
+    def get(self, site: str, now: float | None = None) -> dict[str, Any] | None:
+        """``{"rate", "burst", "available"}`` for the control surface; ``now`` refills first."""
+        bucket = self._buckets.get(site)
+        if bucket is None:
+            return None
+        available = bucket.available(now) if now is not None else bucket.tokens
+        return {"rate": bucket.rate, "burst": bucket.burst, "available": round(max(available, 0.0), 3)}
+
+    def sites(self) -> list[str]:
+        return sorted(self._buckets)
+
+    def check(self, site: str, now: float) -> float:
+        """0.0 when the call may go on (or the site has no limit); else the seconds to wait."""
+        bucket = self._buckets.get(site)
+        return 0.0 if bucket is None else bucket.take(now)
+
+
+def retry_after_headers(seconds: float, now: float) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) and ``X-RateLimit-Reset`` (yyyy-MM-ddTHH:mmZ, api.md §4).
+
+    The reset is rounded up to the minute, so a client that waits until it is never early.
+    """
+    wait = max(1, math.ceil(seconds))
+    reset = datetime.fromtimestamp(now + wait, tz=UTC)
+    if reset.second or reset.microsecond:
+        reset = reset.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return {"Retry-After": str(wait), "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%MZ")}
