@@ -42,7 +42,9 @@ class Emulator:
         self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
-        self.jira = JiraSurface(self.service, max_body_bytes=settings.max_body_bytes, faults=FaultSet(rng))
+        self.jira = JiraSurface(
+            self.service, max_body_bytes=settings.max_body_bytes, faults=FaultSet(rng), strict=settings.strict
+        )
         self.journal = Journal(settings.journal_size)
         self.jira.observers += [self.record, CallLogger(settings.log_format)]
         self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)

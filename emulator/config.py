@@ -23,6 +23,7 @@ class Settings:
     journal_size: int = 1000
     log_format: str = "text"
     seed: int | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if self.apply_delay < 0:
@@ -50,11 +51,17 @@ HELP = {
     "journal_size": "how many calls the request journal keeps (oldest dropped first)",
     "log_format": "one line per call: text (human-readable) or json",
     "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
+    "strict": "answer contract findings of the mistake class with a 400 naming the rule",
 }
 
 
 def _convert(name: str, text: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(text)
+        return lowered in ("1", "true", "yes", "on")
     if kind in ("int", "int | None"):
         return int(text)
     if kind == "float":
@@ -66,7 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(Settings):
         flag = "--" + f.name.replace("_", "-")
         env = ENV_PREFIX + f.name.upper()
-        parser.add_argument(flag, dest=f.name, default=None, help=f"{HELP[f.name]} [env {env}; default {f.default}]")
+        text = f"{HELP[f.name]} [env {env}; default {f.default}]"
+        if f.type == "bool":
+            parser.add_argument(flag, dest=f.name, default=None, action="store_const", const="true", help=text)
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, help=text)
 
 
 def load(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:

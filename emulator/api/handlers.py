@@ -26,6 +26,7 @@ from emulator.api.schemas import RejectedInput, RequestInvalid, parse_submission
 from emulator.auth.connect import AuthError, verify_connect_request
 from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
+from emulator.contract import FINDINGS_HEADER, ContractChecker, Finding
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
 from emulator.domain.service import DeploymentService
 from emulator.domain.sites import Site
@@ -66,6 +67,7 @@ class Call:
     request_body: bytes | None = None
     response_body: bytes | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    found: list[Finding] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -104,8 +106,18 @@ def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
 
 
 class JiraSurface:
-    def __init__(self, service: DeploymentService, *, max_body_bytes: int, faults: FaultSet | None = None) -> None:
+    def __init__(
+        self,
+        service: DeploymentService,
+        *,
+        max_body_bytes: int,
+        faults: FaultSet | None = None,
+        contract: ContractChecker | None = None,
+        strict: bool = False,
+    ) -> None:
         self.service = service
+        self.contract = contract or ContractChecker()
+        self.strict = strict
         self.max_body_bytes = max_body_bytes
         self.faults = faults or FaultSet()
         self.rate_limits = RateLimits()
@@ -133,6 +145,11 @@ class JiraSurface:
             log.exception("unexpected error on %s %s (errorTraceId %s)", call.method, call.raw_path, trace_id)
             response = errors.error_response(500, errors.UNEXPECTED, reason="unexpected error", trace_id=trace_id)
             call.reason = f"unexpected error, errorTraceId {trace_id}"
+        if call.found:
+            call.findings = [f.to_json() for f in call.found]
+            response.headers[FINDINGS_HEADER] = ", ".join(dict.fromkeys(f.rule for f in call.found))
+            example = {"method": call.method, "path": call.raw_path, "query": call.raw_query, "time": iso_timestamp(self.service.clock.now())}
+            self.contract.record(call.site, str(call.provider) if call.provider else None, call.found, example)
         call.status = response.status_code
         call.response_body = response.body if isinstance(response.body, bytes) else None
         call.latency_ms = (time.perf_counter() - call.started) * 1000
@@ -186,11 +203,24 @@ class JiraSurface:
         injected = await self.inject(request, call, found.family)
         if injected is not None:
             return injected
+        refusal = self.note(call, call.found)
+        if refusal is not None:
+            return refusal
         caller = Caller(site, provider, found, operation, call)
         try:
             return await self.operations[operation](request, caller)
         except BodyTooLarge:
             return self.refuse(call, 413, errors.TOO_LARGE, f"the body is larger than {self.max_body_bytes} bytes")
+
+    def note(self, call: Call, findings: list[Finding]) -> Response | None:
+        """Keep findings for the call (``call.found`` may already hold them); in strict mode a mistake is a 400."""
+        if findings is not call.found:
+            call.found.extend(findings)
+        mistakes = [f for f in findings if f.kind == "mistake"]
+        if not self.strict or not mistakes:
+            return None
+        messages = [f.strict_message() for f in mistakes]
+        return self.refuse(call, 400, messages, "strict mode: " + ", ".join(f.rule for f in mistakes))
 
     async def inject(self, request: Request, call: Call, family: str) -> Response | None:
         """A site's rate limit, then the first matching fault rule: an answer, a delay, or a dropped connection."""
@@ -259,6 +289,9 @@ class JiraSurface:
         )
         app = site.connect_apps[verified.app_key]
         call.provider = app.provider
+        claims = verified.claims
+        lifetime = claims["exp"] - claims["iat"] if all(isinstance(claims.get(c), int | float) for c in ("exp", "iat")) else None
+        call.found.extend(self.contract.token(verified.qsh_form, lifetime))
         if not app.has_deployment_module:
             raise AuthError(403, f"app '{app.key}' does not declare the jiraDeploymentInfoProvider module")
         needed = SCOPE[operation]
@@ -284,7 +317,17 @@ class JiraSurface:
         except RequestInvalid as invalid:
             return self.refuse(caller.call, 400, invalid.messages, "; ".join(invalid.messages))
         valid = [item for item in submission.items if isinstance(item, DeploymentInput)]
-        outcome = self.service.submit(caller.site, caller.provider, valid, submission.properties)
+        site, provider = caller.site, caller.provider
+        self.service.apply_due()
+        findings = self.contract.submission(
+            site.name, provider, valid, lambda key: self.service.latest_accepted(site, provider, key), self.service.clock.now()
+        )
+        refusal = self.note(caller.call, findings)
+        if refusal is not None:
+            return refusal
+        outcome = self.service.submit(site, provider, valid, submission.properties)
+        self.contract.accepted(site.name, provider, outcome.accepted)
+        self.note(caller.call, self.contract.unknown(outcome.unknown_issue_keys, outcome.unknown_associations))
         rejected = [(item.key, item.messages) for item in submission.items if isinstance(item, RejectedInput)]
         rejected += outcome.rejected
         caller.call.touched = list(outcome.accepted)
@@ -304,6 +347,9 @@ class JiraSurface:
     async def get(self, request: Request, caller: Caller) -> Response:
         key = self._key(caller)
         record = None if key is None else self.service.get(caller.site, caller.provider, key)
+        if key is not None:
+            pending = self.service.queue.latest_upsert(caller.site.name, caller.provider, key) is not None
+            self.note(caller.call, self.contract.read(key, pending))
         if record is None:
             return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider")
         caller.call.touched = [record.key]
@@ -323,6 +369,9 @@ class JiraSurface:
         bound, problem = self._usn_bound(request)
         if problem:
             return self.refuse(caller.call, 400, problem, problem)
+        refusal = self.note(caller.call, self.contract.deprecated_bound(bound is not None))
+        if refusal is not None:
+            return refusal
         self.service.delete(caller.site, caller.provider, key, bound)
         caller.call.touched = [key]
         return Response(status_code=202)
@@ -341,6 +390,9 @@ class JiraSurface:
             properties[name] = value
         if not properties:
             return self.refuse(caller.call, 400, errors.PROPERTIES_REQUIRED, errors.PROPERTIES_REQUIRED)
+        refusal = self.note(caller.call, self.contract.deprecated_bound(bound is not None))
+        if refusal is not None:
+            return refusal
         self.service.delete_by_properties(caller.site, caller.provider, properties, bound)
         caller.call.summary = "properties=" + ",".join(f"{k}={v}" for k, v in properties.items())
         return Response(status_code=202)
@@ -348,6 +400,8 @@ class JiraSurface:
     async def gating_status(self, request: Request, caller: Caller) -> Response:
         key = self._key(caller)
         gating = None if key is None else self.service.gating_status(caller.site, caller.provider, key)
+        if key is not None:
+            self.note(caller.call, self.contract.poll(caller.site.name, caller.provider, key, self.service.clock.now()))
         if key is None or gating is None:
             return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key asked for gating")
         caller.call.touched = [key]

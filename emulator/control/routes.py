@@ -72,6 +72,7 @@ class ControlHandlers:
             return problem(404, f"no site named {site!r}")
         self.service.reset(site)
         self.emulator.jira.rate_limits.clear(site)
+        self.emulator.jira.contract.reset(site)
         if site is None:
             self.emulator.journal.clear()
             self.emulator.jira.faults.clear()
@@ -178,6 +179,14 @@ class ControlHandlers:
     async def clear_journal(self, request: Request) -> Response:
         self.emulator.journal.clear()
         return json_response({"cleared": True})
+
+    async def contract_report(self, request: Request) -> Response:
+        provider = request.query_params.get("provider")
+        return json_response({"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)})
+
+    async def clear_contract_report(self, request: Request) -> Response:
+        self.emulator.jira.contract.reset()
+        return Response(status_code=204)
 
     # -- gating -----------------------------------------------------------------------------------
 
@@ -335,6 +344,8 @@ def routes(emulator: Emulator) -> list[Route]:
         Route("/_emulator/journal/count", h.journal_count, methods=["GET"]),
         Route("/_emulator/journal/{id}", h.journal_entry, methods=["GET"]),
         Route("/_emulator/gating", h.decide_gating, methods=["POST"]),
+        Route("/_emulator/contract-report", h.contract_report, methods=["GET"]),
+        Route("/_emulator/contract-report", h.clear_contract_report, methods=["DELETE"]),
         Route("/_emulator/sites", sites.list, methods=["GET"]),
         Route("/_emulator/sites", sites.add, methods=["POST"]),
         Route("/_emulator/sites/{site}", sites.get, methods=["GET"]),

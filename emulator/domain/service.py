@@ -120,6 +120,14 @@ class DeploymentService:
         self.apply_due()
         return self.store.get(site.name, provider, key)
 
+    def latest_accepted(self, site: Site, provider: Provider, key: DeploymentKey) -> tuple[int, dict[str, Any]] | None:
+        """The newest accepted write of a deployment, pending or applied: (updateSequenceNumber, data)."""
+        pending = self.queue.latest_upsert(site.name, provider, key)
+        if pending is not None:
+            return pending.deployment.update_sequence_number, pending.deployment.data
+        record = self.store.get(site.name, provider, key)
+        return None if record is None else (record.update_sequence_number, record.data)
+
     def gating_status(self, site: Site, provider: Provider, key: DeploymentKey) -> GatingState | None:
         """What a poll of the gating status sees; a poll counts towards a site's after-N-polls rule."""
         record = self.get(site, provider, key)

@@ -1,0 +1,246 @@
+"""Contract findings: what Jira accepts but is a mistake or a risk in an integration.
+
+Each call is checked against the rules below; a finding goes into the journal, the
+``X-Emulator-Findings`` response header, the log line and the per-provider contract report. In
+strict mode a finding of the ``mistake`` class turns the call into a 400 that names the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
+from emulator.journal import iso
+
+FINDINGS_HEADER = "X-Emulator-Findings"
+FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
+FAR_PAST = 365 * 24 * 3600.0
+LONG_LIVED_JWT = 600.0  # Atlassian's examples sign for 3 minutes
+MIN_POLL_INTERVAL = 1.0  # seconds between two gating-status polls of one deployment
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kind: str  # "mistake" or "risk"
+    description: str
+    fix: str
+
+
+RULES: dict[str, Rule] = {
+    "deprecated-issue-keys": Rule(
+        "mistake",
+        "the deployment uses the deprecated 'issueKeys' field",
+        "send associations: [{\"associationType\": \"issueIdOrKeys\", \"values\": [...]}] instead",
+    ),
+    "deprecated-update-sequence-number-parameter": Rule(
+        "mistake",
+        "the delete uses the deprecated '_updateSequenceNumber' parameter, which Jira no longer supports",
+        "leave the parameter out",
+    ),
+    "lost-update": Rule(
+        "mistake",
+        "an update with different data whose updateSequenceNumber did not grow: Jira ignores it silently",
+        "increase updateSequenceNumber with every change of a deployment (a millisecond timestamp works)",
+    ),
+    "sequence-number-went-backwards": Rule(
+        "mistake",
+        "a new deploymentSequenceNumber is lower than an earlier one for the same pipeline and environment",
+        "number the deployments of a pipeline and environment in increasing order (the build number, say)",
+    ),
+    "last-updated-in-future": Rule(
+        "mistake",
+        "lastUpdated is more than 5 minutes in the future",
+        "send the time of the deployment's last change, with its UTC offset",
+    ),
+    "last-updated-far-past": Rule(
+        "risk",
+        "lastUpdated is more than a year in the past",
+        "send the time of the deployment's last change; check the clock and the time zone",
+    ),
+    "unknown-issue-keys": Rule(
+        "risk",
+        "the submission names issue keys or associations the site does not know; Jira drops them",
+        "check the keys your integration extracts (branch names, commit messages) against the site's projects",
+    ),
+    "qsh-over-decoded-path": Rule(
+        "mistake",
+        "the JWT's qsh was computed over the decoded path; Jira hashes the path as sent (still percent-encoded)",
+        "hash the raw path, e.g. '/pipelines/team%2Fapp/...', not '/pipelines/team/app/...'",
+    ),
+    "long-lived-jwt": Rule(
+        "risk",
+        "the JWT is valid for more than 10 minutes",
+        "sign each request with a short-lived token (Atlassian's examples use 3 minutes)",
+    ),
+    "read-before-visible": Rule(
+        "risk",
+        "the deployment was read while the provider's own write of it was still pending",
+        "do not expect a write to be visible at once: Jira applies writes asynchronously",
+    ),
+    "polling-too-fast": Rule(
+        "risk",
+        "the gating status of one deployment was polled less than a second after the previous poll",
+        "poll with a back-off (every 5 to 30 seconds)",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    detail: str
+
+    @property
+    def kind(self) -> str:
+        return RULES[self.rule].kind
+
+    def to_json(self) -> dict[str, Any]:
+        rule = RULES[self.rule]
+        return {"rule": self.rule, "class": rule.kind, "detail": self.detail, "fix": rule.fix}
+
+    def strict_message(self) -> str:
+        rule = RULES[self.rule]
+        return f"Contract rule '{self.rule}' (strict mode): {self.detail}. {rule.fix}."
+
+
+def _epoch(text: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("z", "Z")).timestamp()
+    except ValueError:
+        return None
+
+
+def _without_usn(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "updateSequenceNumber"}
+
+
+class ContractChecker:
+    """Per-emulator memory the checks need, and the report they feed."""
+
+    def __init__(self) -> None:
+        self._highest: dict[tuple[str, Provider, str, str], int] = {}
+        self._polled: dict[tuple[str, Provider, DeploymentKey], float] = {}
+        self._report: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def token(self, qsh_form: str | None, lifetime: float | None) -> list[Finding]:
+        found = []
+        if qsh_form == "decoded":
+            found.append(Finding("qsh-over-decoded-path", RULES["qsh-over-decoded-path"].description))
+        if lifetime is not None and lifetime > LONG_LIVED_JWT:
+            found.append(Finding("long-lived-jwt", f"the JWT is valid for {int(lifetime)} s (exp - iat)"))
+        return found
+
+    def submission(
+        self,
+        site: str,
+        provider: Provider,
+        deployments: Iterable[DeploymentInput],
+        latest: Any,
+        now: float,
+    ) -> list[Finding]:
+        """``latest(key)`` is the newest accepted data of a key (pending or applied), or None."""
+        found = []
+        for dep in deployments:
+            key = dep.key
+            if dep.issue_keys or "issueKeys" in dep.data:
+                found.append(Finding("deprecated-issue-keys", f"{_show(key)} sends 'issueKeys'"))
+            before = latest(key)
+            if before is not None:
+                usn, data = before
+                if dep.update_sequence_number <= usn and _without_usn(data) != _without_usn(dep.data):
+                    found.append(
+                        Finding(
+                            "lost-update",
+                            f"{_show(key)}: updateSequenceNumber {dep.update_sequence_number} does not grow past "
+                            f"{usn}, and the data differs",
+                        )
+                    )
+            else:
+                index = (site, provider, key.pipeline_id, key.environment_id)
+                highest = self._highest.get(index)
+                if highest is not None and key.sequence_number < highest:
+                    found.append(
+                        Finding(
+                            "sequence-number-went-backwards",
+                            f"{_show(key)}: deploymentSequenceNumber {key.sequence_number} after {highest}",
+                        )
+                    )
+            updated = _epoch(dep.data.get("lastUpdated"))
+            if updated is not None and updated > now + FUTURE_SLACK:
+                found.append(Finding("last-updated-in-future", f"{_show(key)}: lastUpdated {dep.data['lastUpdated']} is ahead of {iso(now)}"))
+            elif updated is not None and updated < now - FAR_PAST:
+                found.append(Finding("last-updated-far-past", f"{_show(key)}: lastUpdated {dep.data['lastUpdated']}"))
+        return found
+
+    def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:
+        for key in keys:
+            index = (site, provider, key.pipeline_id, key.environment_id)
+            self._highest[index] = max(self._highest.get(index, key.sequence_number), key.sequence_number)
+
+    def unknown(self, unknown_issue_keys: list[str], unknown_associations: list[dict[str, Any]]) -> list[Finding]:
+        values = list(unknown_issue_keys) + [str(v) for group in unknown_associations for v in group["values"]]
+        if not values:
+            return []
+        shown = ", ".join(values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+        return [Finding("unknown-issue-keys", f"unknown to the site: {shown}")]
+
+    def deprecated_bound(self, given: bool) -> list[Finding]:
+        if not given:
+            return []
+        return [Finding("deprecated-update-sequence-number-parameter", RULES["deprecated-update-sequence-number-parameter"].description)]
+
+    def read(self, key: DeploymentKey, pending: bool) -> list[Finding]:
+        return [Finding("read-before-visible", f"{_show(key)} has a pending write")] if pending else []
+
+    def poll(self, site: str, provider: Provider, key: DeploymentKey, now: float) -> list[Finding]:
+        index = (site, provider, key)
+        last = self._polled.get(index)
+        self._polled[index] = now
+        if last is not None and now - last < MIN_POLL_INTERVAL:
+            return [Finding("polling-too-fast", f"{_show(key)} polled {now - last:.3f} s after the previous poll")]
+        return []
+
+    # -- the report ---------------------------------------------------------------------------
+
+    def record(self, site: str | None, provider: str | None, findings: list[Finding], example: dict[str, Any]) -> None:
+        if not findings:
+            return
+        per_rule = self._report.setdefault((site or "", provider or ""), {})
+        for finding in findings:
+            entry = per_rule.get(finding.rule)
+            if entry is None:
+                per_rule[finding.rule] = {"count": 1, "example": {**example, "detail": finding.detail}}
+            else:
+                entry["count"] += 1
+
+    def report(self, provider: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for (site, who), per_rule in sorted(self._report.items()):
+            if provider is not None and who != provider:
+                continue
+            findings = [
+                {"rule": rule, "class": RULES[rule].kind, "count": entry["count"], "description": RULES[rule].description,
+                 "fix": RULES[rule].fix, "example": entry["example"]}
+                for rule, entry in sorted(per_rule.items())
+            ]
+            out.append({"site": site, "provider": who, "findings": findings})
+        return out
+
+    def reset(self, site: str | None = None) -> None:
+        if site is None:
+            self._highest.clear()
+            self._polled.clear()
+            self._report.clear()
+            return
+        self._highest = {k: v for k, v in self._highest.items() if k[0] != site}
+        self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
+        self._report = {k: v for k, v in self._report.items() if k[0] != site}
+
+
+def _show(key: DeploymentKey) -> str:
+    return f"({key.pipeline_id!r}, {key.environment_id!r}, {key.sequence_number})"
