@@ -40,6 +40,7 @@ class Emulator:
         sites, seeds = load_fixtures(settings.fixtures)
         rng = random.Random(settings.seed)
         self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
+        self.service.max_pending = settings.max_pending
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
         self.jira = JiraSurface(

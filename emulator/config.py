@@ -24,12 +24,15 @@ class Settings:
     log_format: str = "text"
     seed: int | None = None
     strict: bool = False
+    max_pending: int = 100_000
 
     def __post_init__(self) -> None:
         if self.apply_delay < 0:
             raise ValueError("apply delay must be >= 0 seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.max_pending < 1:
+            raise ValueError("max pending must be >= 1")
         if self.journal_size < 1:
             raise ValueError("journal size must be >= 1")
         if self.log_format not in ("text", "json"):
@@ -51,6 +54,7 @@ HELP = {
     "journal_size": "how many calls the request journal keeps (oldest dropped first)",
     "log_format": "one line per call: text (human-readable) or json",
     "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
+    "max_pending": "most operations the apply queue holds; past that, writes get 503 with Retry-After",
     "strict": "answer contract findings of the mistake class with a 400 naming the rule",
 }
 

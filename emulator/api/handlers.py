@@ -28,7 +28,7 @@ from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
 from emulator.contract import FINDINGS_HEADER, ContractChecker, Finding
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DeploymentService, QueueFull
 from emulator.domain.sites import Site
 from emulator.faults import FaultSet, RateLimits, retry_after_headers
 
@@ -211,6 +211,9 @@ class JiraSurface:
             return await self.operations[operation](request, caller)
         except BodyTooLarge:
             return self.refuse(call, 413, errors.TOO_LARGE, f"the body is larger than {self.max_body_bytes} bytes")
+        except QueueFull as full:
+            call.reason = str(full)
+            return errors.error_response(503, errors.UNAVAILABLE, reason=call.reason, headers={"Retry-After": "1"})
 
     def note(self, call: Call, findings: list[Finding]) -> Response | None:
         """Keep findings for the call (``call.found`` may already hold them); in strict mode a mistake is a 400."""

@@ -32,6 +32,10 @@ from emulator.domain.store import DeploymentStore
 NO_VALID_ASSOCIATIONS = "No valid associations found for deployment"
 
 
+class QueueFull(Exception):
+    """The apply queue holds ``max_pending`` operations: the caller should retry later (503)."""
+
+
 @dataclass(slots=True)
 class SubmitOutcome:
     accepted: list[DeploymentKey] = field(default_factory=list)
@@ -60,6 +64,8 @@ class DeploymentService:
         self.out_of_order = False  # a write overtakes the pending writes of the same deployment
         self.paused = False  # nothing applies by itself; flush still does
         self.rng = rng or random.Random()
+        self.max_pending: int | None = None  # bound on the apply queue; None: unbounded
+        self.on_accept: list[Callable[[Pending], None]] = []
         self.store = DeploymentStore()
         self.queue = ApplyQueue()
         self.on_apply: list[Callable[[Applied], None]] = []
@@ -70,6 +76,7 @@ class DeploymentService:
         self, site: Site, provider: Provider, deployments: list[DeploymentInput], properties: Mapping[str, str]
     ) -> SubmitOutcome:
         self.apply_due()
+        self._make_room(len(deployments))
         outcome = SubmitOutcome()
         unknown_groups: dict[str, list[Any]] = {}
         for deployment in deployments:
@@ -86,6 +93,7 @@ class DeploymentService:
 
     def delete(self, site: Site, provider: Provider, key: DeploymentKey, max_usn: int | None = None) -> None:
         self.apply_due()
+        self._make_room(1)
         self._enqueue(site, DeleteByKey(site.name, provider, key, max_usn))
 
     def delete_by_properties(
@@ -93,12 +101,17 @@ class DeploymentService:
     ) -> None:
         assert properties, "at least one property is required"
         self.apply_due()
+        self._make_room(1)
         self._enqueue(site, DeleteByProperties(site.name, provider, dict(properties), max_usn))
 
     def seed(self, site: Site, provider: Provider, deployments: list[DeploymentInput], props: Mapping[str, str]) -> None:
         """Store fixture deployments at once, as if their writes had already applied."""
         for deployment in deployments:
             self._apply(Upsert(site.name, provider, deployment, dict(props)))
+
+    def _make_room(self, wanted: int) -> None:
+        if self.max_pending is not None and len(self.queue) + wanted > self.max_pending:
+            raise QueueFull(f"the apply queue holds {len(self.queue)} of at most {self.max_pending} operations")
 
     def delay_for(self, site: Site) -> float:
         return self.apply_delay if site.apply_delay is None else site.apply_delay
@@ -110,7 +123,9 @@ class DeploymentService:
             overtaken = [p.due for p in self.queue if _same_deployment(p.op, op)]
             if overtaken:
                 due = max(now, min(overtaken) - 1e-6)
-        self.queue.push(op, accepted_at=now, due=due)
+        pending = self.queue.push(op, accepted_at=now, due=due)
+        for observer in self.on_accept:
+            observer(pending)
         if due <= now:
             self.apply_due()
 

@@ -231,3 +231,19 @@ def test_context_path_site_strips_its_path_from_the_qsh(client: TestClient, cloc
     path = key_path("p", "e", 1)
     r = client.get(f"/jira{path}", headers={"Host": "corp.test", **auth("GET", path, "full-app", secret="ctx-secret-0123456789abcdef0123456789")})
     assert r.status_code == 200
+
+
+def test_a_full_apply_queue_answers_503_and_loses_nothing(clock: ManualClock) -> None:
+    from emulator.app import create_app
+    from emulator.config import Settings
+    from tests.helpers import SITES
+
+    app = create_app(Settings(fixtures=SITES, apply_delay=5, max_pending=3), clock=clock)
+    with TestClient(app, base_url="http://jira.test") as client:
+        assert submit(client, *(deployment_data("p", "e", n) for n in (1, 2))).status_code == 202
+        full = submit(client, *(deployment_data("p", "e", n) for n in (3, 4)))
+        assert full.status_code == 503 and full.headers["Retry-After"] == "1"
+        assert full.json() == [{"message": errors.UNAVAILABLE}]
+        assert len(client.get("/_emulator/queue").json()["pending"]) == 2  # nothing of the refused request
+        clock.advance(5)
+        assert submit(client, *(deployment_data("p", "e", n) for n in (3, 4))).status_code == 202
