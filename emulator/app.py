@@ -24,6 +24,7 @@ from emulator.faults import FaultSet
 from emulator.fixtures import load_fixtures
 from emulator.journal import Journal, clip
 from emulator.logs import CallLogger
+from emulator.persistence import DurableState
 
 log = logging.getLogger("emulator")
 
@@ -49,6 +50,11 @@ class Emulator:
         self.journal = Journal(settings.journal_size)
         self.jira.observers += [self.record, CallLogger(settings.log_format)]
         self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
+        self.durable: DurableState | None = None
+        if settings.data_dir:
+            self.durable = DurableState(settings.data_dir, self.service)
+            restored = self.durable.open()
+            log.info("durable state in %s: restored %s", settings.data_dir, restored)
         self.ready = False
 
     def record(self, call: Call) -> None:
@@ -101,7 +107,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             left = len(emulator.service.queue)
-            if left:
+            if emulator.durable is not None:
+                emulator.durable.close()
+                log.info("shutdown: snapshot written; %d pending operation(s) kept for the next start", left)
+            elif left:
                 applied = emulator.service.flush()
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
 

@@ -25,6 +25,7 @@ class Settings:
     seed: int | None = None
     strict: bool = False
     max_pending: int = 100_000
+    data_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.apply_delay < 0:
@@ -54,6 +55,7 @@ HELP = {
     "journal_size": "how many calls the request journal keeps (oldest dropped first)",
     "log_format": "one line per call: text (human-readable) or json",
     "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
+    "data_dir": "folder for durable state (write-ahead log + snapshot); default: none, all in memory",
     "max_pending": "most operations the apply queue holds; past that, writes get 503 with Retry-After",
     "strict": "answer contract findings of the mistake class with a 400 naming the rule",
 }

@@ -65,6 +65,34 @@ class ApplyQueue:
             self._latest[(op.site, op.provider, op.deployment.key)] = item
         return item
 
+    def restore(self, item: Pending) -> None:
+        """Put back an operation read from durable state, keeping its sequence number and due time."""
+        self._items.add(item)
+        if isinstance(item.op, Upsert):
+            index = (item.op.site, item.op.provider, item.op.deployment.key)
+            current = self._latest.get(index)
+            if current is None or current.seq < item.seq:
+                self._latest[index] = item
+        self._seq = itertools.count(max(item.seq + 1, self.next_seq))
+
+    def restore_seq(self, next_seq: int) -> None:
+        self._seq = itertools.count(max(next_seq, self.next_seq))
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next operation will get (without taking it)."""
+        upcoming = next(self._seq)
+        self._seq = itertools.count(upcoming)
+        return upcoming
+
+    def take(self, seq: int) -> Pending | None:
+        """Remove one operation by its sequence number (replaying the order operations applied in)."""
+        item = next((p for p in self._items if p.seq == seq), None)
+        if item is not None:
+            self._items.remove(item)
+            self._forget(item)
+        return item
+
     def latest_upsert(self, site: str, provider: Provider, key: DeploymentKey) -> Upsert | None:
         """The most recently accepted write of this deployment that has not applied yet."""
         item = self._latest.get((site, provider, key))

@@ -66,6 +66,8 @@ class DeploymentService:
         self.rng = rng or random.Random()
         self.max_pending: int | None = None  # bound on the apply queue; None: unbounded
         self.on_accept: list[Callable[[Pending], None]] = []
+        # control changes that durable state must replay: ("reset", site), ("site-add", site), ...
+        self.on_change: list[Callable[..., None]] = []
         self.store = DeploymentStore()
         self.queue = ApplyQueue()
         self.on_apply: list[Callable[[Applied], None]] = []
@@ -164,6 +166,7 @@ class DeploymentService:
         gating.status, gating.updated = status, self.clock.now()
         if details is not None:
             gating.details = details
+        self._changed("gating", site.name, provider, key, gating)
         return gating
 
     # -- the applier --------------------------------------------------------------------------
@@ -183,11 +186,15 @@ class DeploymentService:
     def _apply_all(self, items: Any) -> int:
         count = 0
         for pending in items:
-            changed, skipped = self._apply(pending.op)
+            self.apply_one(pending)
             count += 1
-            for observer in self.on_apply:
-                observer(Applied(pending, changed, skipped))
         return count
+
+    def apply_one(self, pending: Pending) -> None:
+        """Apply one operation already taken off the queue, and tell the observers."""
+        changed, skipped = self._apply(pending.op)
+        for observer in self.on_apply:
+            observer(Applied(pending, changed, skipped))
 
     def _apply(self, op: Operation) -> tuple[list[DeploymentKey], bool]:
         part = self.store.partition(op.site, op.provider)
@@ -234,21 +241,28 @@ class DeploymentService:
 
     # -- control ------------------------------------------------------------------------------
 
+    def _changed(self, kind: str, *args: Any) -> None:
+        """Tell observers of a change that has already been made (durable state may snapshot right away)."""
+        for observer in self.on_change:
+            observer(kind, *args)
+
     def reset(self, site: str | None = None) -> None:
         if site is None:
             self.store.clear()
             self.queue.clear()
             for s in self.sites:
                 s.change_requests = 0
-            return
-        self.store.drop(site)
-        self.queue.remove_site(site)
-        found = self.sites.get(site)
-        if found is not None:
-            found.change_requests = 0
+        else:
+            self.store.drop(site)
+            self.queue.remove_site(site)
+            found = self.sites.get(site)
+            if found is not None:
+                found.change_requests = 0
+        self._changed("reset", site)
 
     def add_site(self, site: Site) -> None:
         self.sites.add(site)
+        self._changed("site-add", site)
 
     def remove_site(self, name: str) -> bool:
         """A site goes with everything it holds."""
@@ -256,22 +270,33 @@ class DeploymentService:
             return False
         self.reset(name)
         self.sites.remove(name)
+        self._changed("site-remove", name)
         return True
 
     def install_app(self, site: Site, app: ConnectApp) -> None:
         """Install, or re-install with new secret, scopes or modules (data is kept on re-install)."""
         site.connect_apps[app.key] = app
+        self._changed("app-install", site.name, app)
 
     def uninstall_app(self, site: Site, key: str) -> int | None:
         app = site.connect_apps.pop(key, None)
-        return None if app is None else self.forget_provider(site.name, app.provider)
+        if app is None:
+            return None
+        removed = self.forget_provider(site.name, app.provider)
+        self._changed("app-uninstall", site.name, key)
+        return removed
 
     def add_oauth_client(self, site: Site, client: OAuthClient) -> None:
         site.oauth_clients[client.client_id] = client
+        self._changed("client-add", site.name, client)
 
     def remove_oauth_client(self, site: Site, client_id: str) -> int | None:
         client = site.oauth_clients.pop(client_id, None)
-        return None if client is None else self.forget_provider(site.name, client.provider)
+        if client is None:
+            return None
+        removed = self.forget_provider(site.name, client.provider)
+        self._changed("client-remove", site.name, client_id)
+        return removed
 
     def forget_provider(self, site: str, provider: Provider) -> int:
         """An app was uninstalled: its data and its pending operations go, as in Jira."""
