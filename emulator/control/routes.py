@@ -17,6 +17,7 @@ from emulator import __version__
 from emulator.api.errors import json_response
 from emulator.api.handlers import parse_int64
 from emulator.control.sites import SiteHandlers, problem
+from emulator.control.tokens import TokenHandlers
 from emulator.control.views import FilterError, gating_json, pending_json, state
 from emulator.domain.gating import STATUSES
 from emulator.domain.model import DeploymentKey, Provider
@@ -324,7 +325,10 @@ def routes(emulator: Emulator) -> list[Route]:
     h = ControlHandlers(emulator)
     sites = SiteHandlers(emulator.service)
     faults = FaultHandlers(emulator)
+    tokens = TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
     return [
+        Route("/_emulator/tokens/connect", tokens.connect, methods=["POST"]),
+        Route("/_emulator/tokens/oauth", tokens.oauth, methods=["POST"]),
         Route("/_emulator/faults", faults.list, methods=["GET"]),
         Route("/_emulator/faults", faults.add, methods=["POST"]),
         Route("/_emulator/faults", faults.clear, methods=["DELETE"]),

@@ -216,3 +216,18 @@ def test_one_json_log_line_per_call(caplog: pytest.LogCaptureFixture) -> None:
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "emulator.calls"]
     assert len(lines) == 1 and lines[0]["status"] == 401 and lines[0]["reason"]
     assert CallLogger("text")  # the default format exists too
+
+
+def test_the_control_surface_mints_tokens_a_curl_user_can_use(http: httpx.Client) -> None:
+    path = key_path("team%2Fapp", "e", 1) + "?x=a+b"
+    minted = http.post("/_emulator/tokens/connect", json={"app": "full-app", "method": "GET", "url": path}).json()
+    assert minted["canonicalRequest"] == "GET&/rest/deployments/0.1/pipelines/team%2Fapp/environments/e/deployments/1&x=a%20b"
+    r = http.get(path, headers={**MAIN, "Authorization": minted["authorization"]})
+    assert r.status_code == 404 and "X-Emulator-Reason" in r.headers and "qsh" not in r.headers["X-Emulator-Reason"]
+    oauth = http.post("/_emulator/tokens/oauth", json={"clientId": "ci-bot"}).json()
+    from tests.helpers import MAIN_CLOUD, gateway
+
+    gw = http.get(gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers={"Authorization": f"Bearer {oauth['access_token']}"})
+    assert gw.status_code == 404
+    assert http.post("/_emulator/tokens/connect", json={"app": "nobody", "url": "/x"}).status_code == 404
+    assert http.post("/_emulator/tokens/connect", json={"app": "full-app", "url": "/x", "ttl": 0}).status_code == 400
