@@ -1,4 +1,4 @@
-"""The command line: ``jira-deployments-emulator [serve] [flags]``."""
+"""The command line: ``jira-deployments-emulator [serve] [flags]``, and ``... token`` to mint credentials."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the emulator (the default command)")
     config.add_arguments(serve)
+    add_token_parser(sub)
     return parser
 
 
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "serve")
     parser = build_parser()
     args = parser.parse_args(args_list)
+    if args.command == "token":
+        return token(args)
     if args.command != "serve":
         parser.print_help()
         return 2
@@ -49,6 +52,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from emulator.app import create_app
     from emulator.fixtures import FixtureError
+    from emulator.persistence import PersistenceError
 
     try:
         settings = config.load(args)
@@ -59,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except FixtureError as exc:
+    except (FixtureError, PersistenceError) as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was
@@ -75,4 +79,96 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=1,
     )
+    return 0
+
+
+TOKEN_EXAMPLE = (
+    'curl -H "$(jira-deployments-emulator token --header --app emulator-app --method GET '
+    '--url /rest/deployments/0.1/pipelines/p/environments/e/deployments/1)" '
+    "http://localhost:8080/rest/deployments/0.1/pipelines/p/environments/e/deployments/1"
+)
+
+
+def add_token_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "token",
+        help="print a Connect JWT for one request, or an OAuth access token",
+        description="Print a Connect JWT (qsh included) for one request, or an OAuth 2.0 access token, "
+        "signed with a secret from the fixtures.",
+        epilog=f"example:\n  {TOKEN_EXAMPLE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--app", help="key of the Connect app that signs the request")
+    who.add_argument("--oauth-client", dest="oauth_client", help="an OAuth client id: print an access token")
+    parser.add_argument("--method", default="GET", help="HTTP method of the request [default GET]")
+    parser.add_argument(
+        "--url",
+        help="the request's URL, absolute or site-relative, with its query, percent-encoded as it will be "
+        "sent (needed with --app)",
+    )
+    parser.add_argument(
+        "--fixtures",
+        default=None,
+        help=f"fixture file or folder [env {config.ENV_PREFIX}FIXTURES; default: the built-in default site]",
+    )
+    parser.add_argument("--site", default=None, help="site name [default: the first site of the fixtures]")
+    parser.add_argument(
+        "--ttl", type=int, default=None, help="lifetime in seconds [default 180 for a JWT, 3600 for OAuth]"
+    )
+    parser.add_argument("--header", action="store_true", help="print a whole 'Authorization: ...' line")
+
+
+def token(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from emulator.auth.oauth import DEFAULT_TTL as OAUTH_TTL
+    from emulator.auth.oauth import mint_access_token
+    from emulator.fixtures import FixtureError, load_fixtures
+    from emulator.tokens import DEFAULT_TTL as CONNECT_TTL
+    from emulator.tokens import connect_token
+
+    def fail(message: str) -> int:
+        print(f"jira-deployments-emulator token: {message}", file=sys.stderr)
+        return 2
+
+    if args.app is not None and not args.url:
+        return fail("--app needs --url, the URL of the request to sign")
+    if args.ttl is not None and args.ttl < 1:
+        return fail("--ttl must be at least 1 second")
+    # like serve: the flag, then EMULATOR_FIXTURES, then the built-in default site
+    fixtures = args.fixtures or os.environ.get(config.ENV_PREFIX + "FIXTURES") or None
+    try:
+        sites, _ = load_fixtures(fixtures)
+    except FixtureError as exc:
+        return fail(str(exc))
+    site = sites.default if args.site is None else sites.get(args.site)
+    if site is None:
+        return fail(f"no site named {args.site!r} (sites: {', '.join(s.name for s in sites)})")
+    now = time.time()
+    if args.app is not None:
+        app = site.connect_apps.get(args.app)
+        if app is None:
+            known = ", ".join(site.connect_apps) or "none"
+            return fail(f"no Connect app {args.app!r} on site {site.name!r} (apps: {known})")
+        value = connect_token(
+            app.key,
+            app.shared_secret,
+            args.method,
+            args.url,
+            now=now,
+            ttl=args.ttl or CONNECT_TTL,
+            context_path=site.context_path,
+        )
+        print(f"Authorization: JWT {value}" if args.header else value)
+        return 0
+    client = site.oauth_clients.get(args.oauth_client)
+    if client is None:
+        known = ", ".join(site.oauth_clients) or "none"
+        return fail(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
+    value = mint_access_token(
+        client.client_id, client.client_secret, site.cloud_id, now=now, ttl=args.ttl or OAUTH_TTL
+    )
+    print(f"Authorization: Bearer {value}" if args.header else value)
     return 0
