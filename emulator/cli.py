@@ -167,8 +167,6 @@ def token(args: argparse.Namespace) -> int:
     if client is None:
         known = ", ".join(site.oauth_clients) or "none"
         return fail(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
-    value = mint_access_token(
-        client.client_id, client.client_secret, site.cloud_id, now=now, ttl=args.ttl or OAUTH_TTL
-    )
+    value = mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=now, ttl=args.ttl or OAUTH_TTL)
     print(f"Authorization: Bearer {value}" if args.header else value)
     return 0

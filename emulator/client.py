@@ -34,9 +34,7 @@ class ConnectAuth(httpx.Auth):
     URL) and raw query, exactly as they go on the wire.
     """
 
-    def __init__(
-        self, app_key: str, shared_secret: str, *, context_path: str = "", ttl: int = DEFAULT_TTL
-    ) -> None:
+    def __init__(self, app_key: str, shared_secret: str, *, context_path: str = "", ttl: int = DEFAULT_TTL) -> None:
         self.app_key = app_key
         self.shared_secret = shared_secret
         self.context_path = context_path
@@ -191,16 +189,12 @@ class EmulatorClient:
         context_path = "" if site is None else _context_path(self.site(site)["baseUrl"])
         return ConnectAuth(app, shared_secret, context_path=context_path)
 
-    def oauth_token(
-        self, client_id: str = DEFAULT_OAUTH_CLIENT, client_secret: str = DEFAULT_OAUTH_SECRET
-    ) -> str:
+    def oauth_token(self, client_id: str = DEFAULT_OAUTH_CLIENT, client_secret: str = DEFAULT_OAUTH_SECRET) -> str:
         """An OAuth 2.0 access token (client credentials grant) from ``POST /oauth/token``."""
         form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
         return str(self._call("POST", "/oauth/token", data=form).json()["access_token"])
 
-    def jira(
-        self, auth: httpx.Auth | str | None = None, *, site: str | None = None, **kwargs: Any
-    ) -> httpx.Client:
+    def jira(self, auth: httpx.Auth | str | None = None, *, site: str | None = None, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on the emulator for the code under test; close it (or use ``with``).
 
         ``auth`` is an ``httpx.Auth`` (e.g. ``connect_auth()``) or an OAuth access token (sent as Bearer).

@@ -33,7 +33,7 @@ RULES: dict[str, Rule] = {
     "deprecated-issue-keys": Rule(
         "mistake",
         "the deployment uses the deprecated 'issueKeys' field",
-        "send associations: [{\"associationType\": \"issueIdOrKeys\", \"values\": [...]}] instead",
+        'send associations: [{"associationType": "issueIdOrKeys", "values": [...]}] instead',
     ),
     "deprecated-update-sequence-number-parameter": Rule(
         "mistake",
@@ -172,7 +172,12 @@ class ContractChecker:
                     )
             updated = _epoch(dep.data.get("lastUpdated"))
             if updated is not None and updated > now + FUTURE_SLACK:
-                found.append(Finding("last-updated-in-future", f"{_show(key)}: lastUpdated {dep.data['lastUpdated']} is ahead of {iso(now)}"))
+                found.append(
+                    Finding(
+                        "last-updated-in-future",
+                        f"{_show(key)}: lastUpdated {dep.data['lastUpdated']} is ahead of {iso(now)}",
+                    )
+                )
             elif updated is not None and updated < now - FAR_PAST:
                 found.append(Finding("last-updated-far-past", f"{_show(key)}: lastUpdated {dep.data['lastUpdated']}"))
         return found
@@ -192,7 +197,12 @@ class ContractChecker:
     def deprecated_bound(self, given: bool) -> list[Finding]:
         if not given:
             return []
-        return [Finding("deprecated-update-sequence-number-parameter", RULES["deprecated-update-sequence-number-parameter"].description)]
+        return [
+            Finding(
+                "deprecated-update-sequence-number-parameter",
+                RULES["deprecated-update-sequence-number-parameter"].description,
+            )
+        ]
 
     def read(self, key: DeploymentKey, pending: bool) -> list[Finding]:
         return [Finding("read-before-visible", f"{_show(key)} has a pending write")] if pending else []
@@ -224,8 +234,14 @@ class ContractChecker:
             if provider is not None and who != provider:
                 continue
             findings = [
-                {"rule": rule, "class": RULES[rule].kind, "count": entry["count"], "description": RULES[rule].description,
-                 "fix": RULES[rule].fix, "example": entry["example"]}
+                {
+                    "rule": rule,
+                    "class": RULES[rule].kind,
+                    "count": entry["count"],
+                    "description": RULES[rule].description,
+                    "fix": RULES[rule].fix,
+                    "example": entry["example"],
+                }
                 for rule, entry in sorted(per_rule.items())
             ]
             out.append({"site": site, "provider": who, "findings": findings})

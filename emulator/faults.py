@@ -181,9 +181,7 @@ class FaultSet:
     def clear(self) -> None:
         self._rules.clear()
 
-    def match(
-        self, *, operation: str | None, method: str, site: str | None, provider: str | None
-    ) -> FaultRule | None:
+    def match(self, *, operation: str | None, method: str, site: str | None, provider: str | None) -> FaultRule | None:
         """The first matching rule whose draw succeeds; it counts the hit and goes once its times run out."""
         for rule in self._rules.values():
             if not rule.matches(operation=operation, method=method, site=site, provider=provider):

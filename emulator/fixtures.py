@@ -158,7 +158,9 @@ def _files(path: Path) -> list[Path]:
 
 
 def describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False))
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False)
+    )
 
 
 def _read(path: Path) -> FixtureFile:

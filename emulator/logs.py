@@ -42,4 +42,14 @@ class CallLogger:
         extra = f" {call.summary}" if call.summary else ""
         why = f" reason: {call.reason}" if call.reason else ""
         found = f" findings: {', '.join(f['rule'] for f in call.findings)}" if call.findings else ""
-        log.info("%s %s -> %d%s %.1fms%s%s%s", call.method, call.raw_path, call.status, who, call.latency_ms, extra, why, found)
+        log.info(
+            "%s %s -> %d%s %.1fms%s%s%s",
+            call.method,
+            call.raw_path,
+            call.status,
+            who,
+            call.latency_ms,
+            extra,
+            why,
+            found,
+        )

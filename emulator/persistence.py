@@ -105,7 +105,13 @@ def _gating_from(j: dict[str, Any] | None) -> GatingState | None:
 
 
 def _app(a: ConnectApp) -> dict[str, Any]:
-    return {"key": a.key, "clientKey": a.client_key, "sharedSecret": a.shared_secret, "scopes": sorted(a.scopes), "modules": sorted(a.modules)}
+    return {
+        "key": a.key,
+        "clientKey": a.client_key,
+        "sharedSecret": a.shared_secret,
+        "scopes": sorted(a.scopes),
+        "modules": sorted(a.modules),
+    }
 
 
 def _app_from(j: dict[str, Any]) -> ConnectApp:
@@ -209,7 +215,9 @@ class DurableState:
         for r in doc["records"]:
             key = DeploymentKey(*r["key"])
             svc.store.partition(r["site"], Provider(*r["provider"])).put(
-                StoredDeployment(key, r["usn"], r["data"], r["properties"], r["envType"], r["appliedAt"], _gating_from(r["gating"]))
+                StoredDeployment(
+                    key, r["usn"], r["data"], r["properties"], r["envType"], r["appliedAt"], _gating_from(r["gating"])
+                )
             )
         for p in doc["pending"]:
             svc.queue.restore(Pending(p["due"], p["seq"], p["acceptedAt"], _op_from(p["op"])))
@@ -294,7 +302,9 @@ class DurableState:
             self._write({"t": kind, "site": args[0], "clientId": args[1]})
         elif kind == "gating":
             site, provider, key, gating = args
-            self._write({"t": kind, "site": site, "provider": list(provider), "key": _key(key), "gating": _gating(gating)})
+            self._write(
+                {"t": kind, "site": site, "provider": list(provider), "key": _key(key), "gating": _gating(gating)}
+            )
 
     # -- compaction -----------------------------------------------------------------------------
 
@@ -306,9 +316,17 @@ class DurableState:
             "version": VERSION,
             "sites": [_site(s) for s in svc.sites],
             "records": [
-                {"site": site, "provider": list(provider), "key": _key(r.key), "usn": r.update_sequence_number,
-                 "data": r.data, "properties": r.properties, "envType": r.environment_type,
-                 "appliedAt": r.applied_at, "gating": _gating(r.gating)}
+                {
+                    "site": site,
+                    "provider": list(provider),
+                    "key": _key(r.key),
+                    "usn": r.update_sequence_number,
+                    "data": r.data,
+                    "properties": r.properties,
+                    "envType": r.environment_type,
+                    "appliedAt": r.applied_at,
+                    "gating": _gating(r.gating),
+                }
                 for (site, provider), part in svc.store.partitions()
                 for r in part.records.values()
             ],
@@ -319,7 +337,7 @@ class DurableState:
             _atomic_write(self.dir / SNAPSHOT, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
             if self._wal is not None:
                 self._wal.close()
-            self._wal = open(self.dir / WAL, "w", encoding="utf-8")  # noqa: SIM115 - kept open for appending
+            self._wal = open(self.dir / WAL, "w", encoding="utf-8")
             self._wal.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
             self._wal.flush()
         except OSError as exc:

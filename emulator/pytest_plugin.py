@@ -85,9 +85,7 @@ def _apply_delay(config: pytest.Config) -> float:
         try:
             given = float(configured)
         except ValueError:
-            raise pytest.UsageError(
-                f"jira_emulator_apply_delay: {configured!r} is not a number of seconds"
-            ) from None
+            raise pytest.UsageError(f"jira_emulator_apply_delay: {configured!r} is not a number of seconds") from None
     delay = DEFAULT_APPLY_DELAY if given is None else given
     if not delay >= 0:
         raise pytest.UsageError(f"the Jira emulator's apply delay must be >= 0 seconds, got {delay:g}")

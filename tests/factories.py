@@ -56,11 +56,15 @@ def deployment_input(
     gating: bool = False,
 ) -> DeploymentInput:
     data = deployment_data(pipeline, environment, number, usn, env_type=env_type, gating=gating)
-    data["associations"] = [{"associationType": "issueIdOrKeys", "values": list(issues)}] if issues else [
-        {"associationType": "commit", "values": [{"commitHash": "abc", "repositoryId": "r"}]}
-    ]
-    groups = (Association("issueIdOrKeys", issues),) if issues else (
-        Association("commit", ({"commitHash": "abc", "repositoryId": "r"},)),
+    data["associations"] = (
+        [{"associationType": "issueIdOrKeys", "values": list(issues)}]
+        if issues
+        else [{"associationType": "commit", "values": [{"commitHash": "abc", "repositoryId": "r"}]}]
+    )
+    groups = (
+        (Association("issueIdOrKeys", issues),)
+        if issues
+        else (Association("commit", ({"commitHash": "abc", "repositoryId": "r"},)),)
     )
     data["schemaVersion"] = "1.0"
     return DeploymentInput(
@@ -74,6 +78,8 @@ def deployment_input(
 
 
 def site(name: str = "s", **kwargs: Any) -> Site:
-    app = ConnectApp("app", "client-key", SECRET, frozenset({"READ", "WRITE", "DELETE"}), frozenset({"jiraDeploymentInfoProvider"}))
+    app = ConnectApp(
+        "app", "client-key", SECRET, frozenset({"READ", "WRITE", "DELETE"}), frozenset({"jiraDeploymentInfoProvider"})
+    )
     kwargs.setdefault("connect_apps", {"app": app})
     return Site(name=name, base_url=f"https://{name}.example.net", cloud_id=f"cloud-{name}", **kwargs)

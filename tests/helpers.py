@@ -11,7 +11,12 @@ import atlassian_jwt
 
 DATA = Path(__file__).parent / "data"
 SITES = str(DATA / "sites.json")
-SECRETS = {"full-app": "full-secret-0123456789abcdef0123456789", "reader": "reader-secret-0123456789abcdef0123456789", "admin-app": "admin-secret-0123456789abcdef0123456789", "no-module": "nomod-secret-0123456789abcdef0123456789"}
+SECRETS = {
+    "full-app": "full-secret-0123456789abcdef0123456789",
+    "reader": "reader-secret-0123456789abcdef0123456789",
+    "admin-app": "admin-secret-0123456789abcdef0123456789",
+    "no-module": "nomod-secret-0123456789abcdef0123456789",
+}
 BASE = "/rest/deployments/0.1"
 
 
@@ -32,6 +37,7 @@ def key_path(pipeline: str, environment: str, number: int | str) -> str:
 
 def body(*deployments: dict[str, Any], **top: Any) -> bytes:
     return json.dumps({"deployments": list(deployments), **top}).encode()
+
 
 MAIN_CLOUD = "11111111-1111-1111-1111-111111111111"
 CTX_CLOUD = "22222222-2222-2222-2222-222222222222"

@@ -31,12 +31,8 @@ urls = st.builds(
 @st.composite
 def date_times(draw: st.DrawFn) -> str:
     """RFC 3339 date-times in the spellings clients use: fractions, Z or an offset, either case."""
-    moment = draw(st.datetimes()).isoformat(
-        timespec=draw(st.sampled_from(["seconds", "milliseconds", "microseconds"]))
-    )
-    zone = draw(
-        st.sampled_from(["Z", "z"]) | st.from_regex(r"[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]", fullmatch=True)
-    )
+    moment = draw(st.datetimes()).isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds", "microseconds"])))
+    zone = draw(st.sampled_from(["Z", "z"]) | st.from_regex(r"[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]", fullmatch=True))
     return (moment + zone).replace("T", draw(st.sampled_from(["T", "t"])))
 
 
@@ -89,9 +85,7 @@ def deployment_data(draw: st.DrawFn) -> dict[str, Any]:
                     {
                         "id": texts,
                         "displayName": texts,
-                        "type": st.sampled_from(
-                            ["unmapped", "development", "testing", "staging", "production"]
-                        ),
+                        "type": st.sampled_from(["unmapped", "development", "testing", "staging", "production"]),
                     }
                 ),
             },
@@ -114,18 +108,14 @@ def deployment_data(draw: st.DrawFn) -> dict[str, Any]:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
 
 
 def paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
     """Every path to a value inside nested dicts and lists (the root excluded)."""
-    children = (
-        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    )
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     found: list[tuple[str | int, ...]] = []
     for name, child in children:
         found.append((*prefix, name))

@@ -40,9 +40,7 @@ def jira(emu: EmulatorClient) -> Iterator[httpx.Client]:
         yield client
 
 
-def submit(
-    jira: httpx.Client, *deployments: dict, properties: dict[str, str] | None = None
-) -> httpx.Response:  # type: ignore[type-arg]
+def submit(jira: httpx.Client, *deployments: dict, properties: dict[str, str] | None = None) -> httpx.Response:  # type: ignore[type-arg]
     return jira.post(BULK, json={"deployments": list(deployments), "properties": properties or {}})
 
 
@@ -51,9 +49,7 @@ def submit(
     ["plain", "team/app", "a+b&c", "Zürich pipeline", "50%"],
     ids=["plain", "slash", "plus-amp", "unicode-space", "percent"],
 )
-def test_submit_get_delete_with_ids_that_need_encoding(
-    emu: EmulatorClient, jira: httpx.Client, pipeline: str
-) -> None:
+def test_submit_get_delete_with_ids_that_need_encoding(emu: EmulatorClient, jira: httpx.Client, pipeline: str) -> None:
     response = submit(jira, deployment_data(pipeline, "prod", 1))
     assert response.status_code == 202, response.text
     assert response.json()["acceptedDeployments"] == [
@@ -71,10 +67,7 @@ def test_submit_get_delete_with_ids_that_need_encoding(
 
 
 def test_delete_by_properties_with_encoded_query(emu: EmulatorClient, jira: httpx.Client) -> None:
-    assert (
-        submit(jira, deployment_data("p", "e", 1), properties={"team": "a/b", "run": "x y"}).status_code
-        == 202
-    )
+    assert submit(jira, deployment_data("p", "e", 1), properties={"team": "a/b", "run": "x y"}).status_code == 202
     assert submit(jira, deployment_data("p", "e", 2), properties={"team": "c+d"}).status_code == 202
     emu.flush()
     response = jira.delete(f"{BASE}/bulkByProperties", params={"team": "a/b", "run": "x y"})

@@ -278,9 +278,7 @@ def test_shown_rule_can_be_posted_again() -> None:
         pytest.param({"status": 500, "probability": 1}, id="probability-as-integer"),
         pytest.param({"status": 500, "probability": 1e-9}, id="tiny-probability"),
         pytest.param({"status": 500, "method": "patch"}, id="any-method-without-operation"),
-        pytest.param(
-            {"status": 500, "operation": "deleteDeploymentsByProperty", "method": "DELETE"}, id="m+op"
-        ),
+        pytest.param({"status": 500, "operation": "deleteDeploymentsByProperty", "method": "DELETE"}, id="m+op"),
     ],
 )
 def test_valid_specs_are_accepted(spec: dict[str, Any]) -> None:
@@ -301,9 +299,7 @@ STATUS = "status must be an HTTP status from 100 to 599 (or null for latency onl
 PROBABILITY = "probability must be a number greater than 0 and at most 1, got "
 LATENCY = "latencyMs must be a whole number of milliseconds >= 0, got "
 TIMES = "times must be a whole number >= 1 (or null for unlimited), got "
-HEADERS = (
-    "headers must be an object of header names to header values, all strings without control characters, got "
-)
+HEADERS = "headers must be an object of header names to header values, all strings without control characters, got "
 NOTHING = "the rule does nothing: give a status, a latencyMs above 0, or dropConnection"
 
 
@@ -318,9 +314,7 @@ NOTHING = "the rule does nothing: give a status, a latencyMs above 0, or dropCon
             id="snake-case",
         ),
         pytest.param({"status": 500, "id": "f9"}, f"unknown key 'id' (known keys: {ALL_KEYS})", id="id"),
-        pytest.param(
-            {"status": 500, "operation": "submit"}, f'operation must be {OPS}, got "submit"', id="op"
-        ),
+        pytest.param({"status": 500, "operation": "submit"}, f'operation must be {OPS}, got "submit"', id="op"),
         pytest.param({"status": 600}, STATUS + "600", id="status-600"),
         pytest.param({"status": 99}, STATUS + "99", id="status-99"),
         pytest.param({"status": "429"}, STATUS + '"429"', id="status-string"),
@@ -355,14 +349,10 @@ NOTHING = "the rule does nothing: give a status, a latencyMs above 0, or dropCon
             {"status": 500, "site": ""}, 'site must be a site name (or null for any), got ""', id="site-empty"
         ),
         pytest.param({"status": 500, "headers": {"Bad Name": "x"}}, HEADERS + '"Bad Name"', id="header-name"),
-        pytest.param(
-            {"status": 500, "headers": {"X-A": "a\r\nB: c"}}, HEADERS + '"a\\r\\nB: c"', id="header-crlf"
-        ),
+        pytest.param({"status": 500, "headers": {"X-A": "a\r\nB: c"}}, HEADERS + '"a\\r\\nB: c"', id="header-crlf"),
         pytest.param({"status": 500, "headers": {"X-A": 1}}, HEADERS + "1", id="header-number"),
         pytest.param({"status": 500, "headers": ["X-A"]}, HEADERS + '["X-A"]', id="headers-list"),
-        pytest.param(
-            {"dropConnection": "yes"}, 'dropConnection must be true or false, got "yes"', id="drop-string"
-        ),
+        pytest.param({"dropConnection": "yes"}, 'dropConnection must be true or false, got "yes"', id="drop-string"),
         pytest.param({"status": 600, "times": 0}, STATUS + "600; " + TIMES + "0", id="two-errors"),
         pytest.param({}, NOTHING, id="empty"),
         pytest.param({"operation": "submitDeployments", "times": 3}, NOTHING, id="filters-only"),
@@ -510,9 +500,7 @@ def test_bucket_never_allows_more_than_burst_plus_rate_times_elapsed(case: Any) 
 
 
 @given(st.floats(0.01, 1000), st.integers(1, 20), st.floats(0, 1000), st.lists(st.floats(0, 2), max_size=40))
-def test_waiting_the_advertised_time_is_always_enough(
-    rate: float, burst: int, start: float, steps: Any
-) -> None:
+def test_waiting_the_advertised_time_is_always_enough(rate: float, burst: int, start: float, steps: Any) -> None:
     bucket = TokenBucket(rate, burst, start)
     now = start
     for step in steps:
@@ -573,18 +561,10 @@ def test_clear_one_site_or_all() -> None:
         pytest.param("", 1, 1, 'site must be a site name, got ""', id="site-empty"),
         pytest.param(None, 1, 1, "site must be a site name, got null", id="site-null"),
         pytest.param("a", 0, 1, "rate must be a number of calls per second above 0, got 0", id="rate-0"),
-        pytest.param(
-            "a", -1.5, 1, "rate must be a number of calls per second above 0, got -1.5", id="rate-neg"
-        ),
-        pytest.param(
-            "a", math.inf, 1, "rate must be a number of calls per second above 0, got inf", id="rate-inf"
-        ),
-        pytest.param(
-            "a", "2", 1, 'rate must be a number of calls per second above 0, got "2"', id="rate-str"
-        ),
-        pytest.param(
-            "a", True, 1, "rate must be a number of calls per second above 0, got true", id="rate-bool"
-        ),
+        pytest.param("a", -1.5, 1, "rate must be a number of calls per second above 0, got -1.5", id="rate-neg"),
+        pytest.param("a", math.inf, 1, "rate must be a number of calls per second above 0, got inf", id="rate-inf"),
+        pytest.param("a", "2", 1, 'rate must be a number of calls per second above 0, got "2"', id="rate-str"),
+        pytest.param("a", True, 1, "rate must be a number of calls per second above 0, got true", id="rate-bool"),
         pytest.param("a", 1, 0, "burst must be a whole number >= 1, got 0", id="burst-0"),
         pytest.param("a", 1, 2.5, "burst must be a whole number >= 1, got 2.5", id="burst-fraction"),
         pytest.param("a", 1, True, "burst must be a whole number >= 1, got true", id="burst-bool"),

@@ -91,9 +91,7 @@ def plugin_args() -> tuple[str, ...]:
 @pytest.fixture
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable[..., pytest.RunResult]:
     # pytester's subprocess runs in a temporary folder: make this checkout importable there
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("EMULATOR_URL", raising=False)
 
     def run(*args: str) -> pytest.RunResult:
@@ -102,9 +100,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable[
     return run
 
 
-def test_a_users_test_of_their_client_passes(
-    pytester: pytest.Pytester, run: Callable[..., pytest.RunResult]
-) -> None:
+def test_a_users_test_of_their_client_passes(pytester: pytest.Pytester, run: Callable[..., pytest.RunResult]) -> None:
     pytester.makepyfile(test_reporter=USER_TEST)
     result = run()
     result.assert_outcomes(passed=1)
@@ -173,9 +169,7 @@ def test_ini_options_configure_the_in_process_emulator(
             '"connectApps": [{"key": "ci-app", "clientKey": "ck", "sharedSecret": "ci-secret"}]}]}'
         },
     )
-    pytester.makeini(
-        "[pytest]\njira_emulator_fixtures = fixtures/sites.json\njira_emulator_apply_delay = 30\n"
-    )
+    pytester.makeini("[pytest]\njira_emulator_fixtures = fixtures/sites.json\njira_emulator_apply_delay = 30\n")
     pytester.makepyfile(
         test_config="""
         import os
@@ -193,14 +187,10 @@ def test_ini_options_configure_the_in_process_emulator(
     # the command line wins over the ini file; run from a subfolder, the ini path stays relative to the ini
     monkeypatch.setenv("EXPECTED_DELAY", "0.25")
     monkeypatch.chdir(pytester.mkdir("sub"))
-    run("--jira-emulator-apply-delay", "0.25", str(pytester.path / "test_config.py")).assert_outcomes(
-        passed=1
-    )
+    run("--jira-emulator-apply-delay", "0.25", str(pytester.path / "test_config.py")).assert_outcomes(passed=1)
 
 
-def test_command_line_fixtures_and_bad_delay(
-    pytester: pytest.Pytester, run: Callable[..., pytest.RunResult]
-) -> None:
+def test_command_line_fixtures_and_bad_delay(pytester: pytest.Pytester, run: Callable[..., pytest.RunResult]) -> None:
     pytester.makepyfile(
         test_sites="""
         def test_sites(jira_emulator):
@@ -246,9 +236,7 @@ def test_emulator_url_uses_a_running_emulator(
         outside.clear_journal()
         monkeypatch.setenv("EMULATOR_URL", sidecar.url)
         run().assert_outcomes(passed=1)
-        assert (
-            outside.journal_count(operation="deleteDeploymentsByProperty", provider="connect:full-app") == 1
-        )
+        assert outside.journal_count(operation="deleteDeploymentsByProperty", provider="connect:full-app") == 1
 
 
 def test_options_are_listed_in_help(run: Callable[..., pytest.RunResult]) -> None:
@@ -260,6 +248,4 @@ def test_options_are_listed_in_help(run: Callable[..., pytest.RunResult]) -> Non
             "*--jira-emulator-url=URL*",
         ]
     )
-    result.stdout.fnmatch_lines(
-        ["*jira_emulator_fixtures (string):*", "*jira_emulator_apply_delay (string):*"]
-    )
+    result.stdout.fnmatch_lines(["*jira_emulator_fixtures (string):*", "*jira_emulator_apply_delay (string):*"])

@@ -47,9 +47,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return out.strip()
 
 
-def connect_ok(
-    token: str, method: str, raw_path: str, raw_query: str = "", secrets: dict[str, str] = SECRETS
-) -> str:
+def connect_ok(token: str, method: str, raw_path: str, raw_query: str = "", secrets: dict[str, str] = SECRETS) -> str:
     verified = verify_connect_request(
         f"JWT {token}",
         method=method,
@@ -64,16 +62,11 @@ def connect_ok(
 def test_prints_a_token_the_verifier_accepts(capsys: pytest.CaptureFixture[str]) -> None:
     url = key_path("team%2Fapp", "prod", 3) + "?_updateSequenceNumber=4&x=a+b"
     token = run(capsys, "--app", "full-app", "--method", "DELETE", "--url", url, "--fixtures", SITES)
-    assert (
-        connect_ok(token, "DELETE", key_path("team%2Fapp", "prod", 3), "_updateSequenceNumber=4&x=a+b")
-        == "full-app"
-    )
+    assert connect_ok(token, "DELETE", key_path("team%2Fapp", "prod", 3), "_updateSequenceNumber=4&x=a+b") == "full-app"
 
 
 def test_header_flag_prints_an_authorization_line(capsys: pytest.CaptureFixture[str]) -> None:
-    line = run(
-        capsys, "--header", "--app", "full-app", "--method", "post", "--url", BULK, "--fixtures", SITES
-    )
+    line = run(capsys, "--header", "--app", "full-app", "--method", "post", "--url", BULK, "--fixtures", SITES)
     name, _, value = line.partition(": ")
     assert name == "Authorization"
     assert value.startswith("JWT ")
@@ -85,9 +78,7 @@ def test_method_defaults_to_get(capsys: pytest.CaptureFixture[str]) -> None:
     assert connect_ok(token, "GET", key_path("p", "e", 1)) == "reader"
 
 
-def test_default_site_and_fixtures_env(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_site_and_fixtures_env(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     token = run(capsys, "--app", "emulator-app", "--url", BULK, "--method", "POST")
     assert connect_ok(token, "POST", BULK, secrets={"emulator-app": DEFAULT_SECRET}) == "emulator-app"
     monkeypatch.setenv("EMULATOR_FIXTURES", SITES)
@@ -198,9 +189,7 @@ def test_printed_tokens_are_accepted_by_a_running_emulator(
 ) -> None:
     with httpx.Client(base_url=server.url, headers={"Host": "jira.test"}, timeout=5) as http:
         http.post("/_emulator/reset")
-        header = run(
-            capsys, "--header", "--app", "full-app", "--method", "POST", "--url", BULK, "--fixtures", SITES
-        )
+        header = run(capsys, "--header", "--app", "full-app", "--method", "POST", "--url", BULK, "--fixtures", SITES)
         name, _, value = header.partition(": ")
         sent = deployment_data("team/app", "prod", 1)
         assert http.post(BULK, content=body(sent), headers={name: value}).status_code == 202
@@ -210,22 +199,15 @@ def test_printed_tokens_are_accepted_by_a_running_emulator(
         assert got.status_code == 200
         assert got.json()["pipeline"]["id"] == "team/app"
         # the token is for this very request: the same one on another path is refused
-        assert (
-            http.get(key_path("other", "prod", 1), headers={"Authorization": f"JWT {token}"}).status_code
-            == 401
-        )
+        assert http.get(key_path("other", "prod", 1), headers={"Authorization": f"JWT {token}"}).status_code == 401
 
 
 @pytest.mark.e2e
 def test_context_path_site_over_http(capsys: pytest.CaptureFixture[str], server: ThreadedServer) -> None:
     url = f"http://corp.test/jira{BASE}/bulkByProperties?run=a%2Fb"
-    token = run(
-        capsys, "--app", "full-app", "--site", "ctx", "--method", "DELETE", "--url", url, "--fixtures", SITES
-    )
+    token = run(capsys, "--app", "full-app", "--site", "ctx", "--method", "DELETE", "--url", url, "--fixtures", SITES)
     with httpx.Client(base_url=server.url, headers={"Host": "corp.test"}, timeout=5) as http:
-        response = http.delete(
-            f"/jira{BASE}/bulkByProperties?run=a%2Fb", headers={"Authorization": f"JWT {token}"}
-        )
+        response = http.delete(f"/jira{BASE}/bulkByProperties?run=a%2Fb", headers={"Authorization": f"JWT {token}"})
     assert response.status_code == 202
 
 

@@ -63,9 +63,7 @@ REQUESTS = [
         id="delete-with-usn",
     ),
     pytest.param("GET", "/rest/x?b=2&a=1&a=0", "/rest/x", "b=2&a=1&a=0", id="repeated-unsorted"),
-    pytest.param(
-        "GET", "/rest/x?k=a%2Bb&k2=a+b&k3=%7E*", "/rest/x", "k=a%2Bb&k2=a+b&k3=%7E*", id="plus-tilde-star"
-    ),
+    pytest.param("GET", "/rest/x?k=a%2Bb&k2=a+b&k3=%7E*", "/rest/x", "k=a%2Bb&k2=a+b&k3=%7E*", id="plus-tilde-star"),
     pytest.param("GET", "/rest/x?jwt=old&a=1", "/rest/x", "jwt=old&a=1", id="jwt-param-left-out"),
     pytest.param(
         "GET",
@@ -95,9 +93,7 @@ def test_token_passes_the_emulators_verifier(method: str, url: str, raw_path: st
 @pytest.mark.parametrize(("method", "url", "raw_path", "raw_query"), REQUESTS)
 def test_qsh_agrees_with_atlassian_jwt(method: str, url: str, raw_path: str, raw_query: str) -> None:
     relative = raw_path + (f"?{raw_query}" if raw_query else "")
-    assert claims(connect_token(APP, SECRET, method, url))["qsh"] == atlassian_jwt.url_utils.hash_url(
-        method, relative
-    )
+    assert claims(connect_token(APP, SECRET, method, url))["qsh"] == atlassian_jwt.url_utils.hash_url(method, relative)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,9 @@ class GatewayHandlers:
             return oauth_error(400, "invalid_request", "the token request is too large")
         form = _parse_token_request(raw, request.headers.get("content-type", ""))
         if form is None:
-            return oauth_error(400, "invalid_request", "send a JSON object or a form (application/x-www-form-urlencoded)")
+            return oauth_error(
+                400, "invalid_request", "send a JSON object or a form (application/x-www-form-urlencoded)"
+            )
         grant = form.get("grant_type")
         if grant != "client_credentials":
             return oauth_error(400, "unsupported_grant_type", f"grant_type must be client_credentials, got {grant!r}")
@@ -49,7 +51,9 @@ class GatewayHandlers:
         for site in self.service.sites:
             client = site.oauth_clients.get(client_id)
             if client is not None and client.client_secret == secret:
-                token = mint_access_token(client_id, secret, site.cloud_id, now=self.service.clock.now(), ttl=self.token_ttl)
+                token = mint_access_token(
+                    client_id, secret, site.cloud_id, now=self.service.clock.now(), ttl=self.token_ttl
+                )
                 body = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl, "scope": SCOPES}
                 return json_response(body, 200, {"Cache-Control": "no-store"})
             if client is not None:

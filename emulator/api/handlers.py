@@ -102,7 +102,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
-    return {"pipelineId": key.pipeline_id, "environmentId": key.environment_id, "deploymentSequenceNumber": key.sequence_number}
+    return {
+        "pipelineId": key.pipeline_id,
+        "environmentId": key.environment_id,
+        "deploymentSequenceNumber": key.sequence_number,
+    }
 
 
 class JiraSurface:
@@ -148,7 +152,12 @@ class JiraSurface:
         if call.found:
             call.findings = [f.to_json() for f in call.found]
             response.headers[FINDINGS_HEADER] = ", ".join(dict.fromkeys(f.rule for f in call.found))
-            example = {"method": call.method, "path": call.raw_path, "query": call.raw_query, "time": iso_timestamp(self.service.clock.now())}
+            example = {
+                "method": call.method,
+                "path": call.raw_path,
+                "query": call.raw_query,
+                "time": iso_timestamp(self.service.clock.now()),
+            }
             self.contract.record(call.site, str(call.provider) if call.provider else None, call.found, example)
         call.status = response.status_code
         call.response_body = response.body if isinstance(response.body, bytes) else None
@@ -231,9 +240,14 @@ class JiraSurface:
         wait = self.rate_limits.check(call.site or "", now)
         if wait > 0:
             call.reason = f"rate limit of site '{call.site}': next token in {wait:.3f} s"
-            return errors.error_response(429, errors.RATE_LIMITED, reason=call.reason, headers=retry_after_headers(wait, now))
+            return errors.error_response(
+                429, errors.RATE_LIMITED, reason=call.reason, headers=retry_after_headers(wait, now)
+            )
         rule = self.faults.match(
-            operation=call.operation, method=call.method, site=call.site, provider=str(call.provider) if call.provider else None
+            operation=call.operation,
+            method=call.method,
+            site=call.site,
+            provider=str(call.provider) if call.provider else None,
         )
         if rule is None:
             return None
@@ -251,11 +265,15 @@ class JiraSurface:
         if rule.body is not None:
             return errors.json_response(rule.body, rule.status, {errors.REASON_HEADER: call.reason, **headers})
         if family == "gateway" and rule.status in (401, 403):
-            response = errors.gateway_error(rule.status, "Unauthorized" if rule.status == 401 else "Forbidden", reason=call.reason)
+            response = errors.gateway_error(
+                rule.status, "Unauthorized" if rule.status == 401 else "Forbidden", reason=call.reason
+            )
             response.headers.update(headers)
             return response
         text = errors.STATUS_TEXTS.get(rule.status, errors.INJECTED)
-        return errors.error_response(rule.status, text.format(scope=SCOPE.get(call.operation or "", "READ")), reason=call.reason, headers=headers)
+        return errors.error_response(
+            rule.status, text.format(scope=SCOPE.get(call.operation or "", "READ")), reason=call.reason, headers=headers
+        )
 
     def authenticate_gateway(self, request: Request, site: Site, call: Call) -> Provider:
         """OAuth 2.0 bearer token of a client installed on the site named by the path's cloudId."""
@@ -274,7 +292,9 @@ class JiraSurface:
         client = site.oauth_clients[verified.client_id]
         if "deployments" not in client.permissions:
             granted = ", ".join(sorted(client.permissions)) or "none"
-            raise OAuthError(403, f"OAuth client '{client.client_id}' lacks the deployments permission (it has: {granted})")
+            raise OAuthError(
+                403, f"OAuth client '{client.client_id}' lacks the deployments permission (it has: {granted})"
+            )
         return call.provider
 
     def authenticate(self, request: Request, site: Site, relative: str, call: Call, operation: str) -> Provider:
@@ -293,7 +313,11 @@ class JiraSurface:
         app = site.connect_apps[verified.app_key]
         call.provider = app.provider
         claims = verified.claims
-        lifetime = claims["exp"] - claims["iat"] if all(isinstance(claims.get(c), int | float) for c in ("exp", "iat")) else None
+        lifetime = (
+            claims["exp"] - claims["iat"]
+            if all(isinstance(claims.get(c), int | float) for c in ("exp", "iat"))
+            else None
+        )
         call.found.extend(self.contract.token(verified.qsh_form, lifetime))
         if not app.has_deployment_module:
             raise AuthError(403, f"app '{app.key}' does not declare the jiraDeploymentInfoProvider module")
@@ -323,7 +347,11 @@ class JiraSurface:
         site, provider = caller.site, caller.provider
         self.service.apply_due()
         findings = self.contract.submission(
-            site.name, provider, valid, lambda key: self.service.latest_accepted(site, provider, key), self.service.clock.now()
+            site.name,
+            provider,
+            valid,
+            lambda key: self.service.latest_accepted(site, provider, key),
+            self.service.clock.now(),
         )
         refusal = self.note(caller.call, findings)
         if refusal is not None:
@@ -354,7 +382,9 @@ class JiraSurface:
             pending = self.service.queue.latest_upsert(caller.site.name, caller.provider, key) is not None
             self.note(caller.call, self.contract.read(key, pending))
         if record is None:
-            return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider")
+            return self.refuse(
+                caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider"
+            )
         caller.call.touched = [record.key]
         return errors.json_response(record.data)
 
@@ -406,7 +436,9 @@ class JiraSurface:
         if key is not None:
             self.note(caller.call, self.contract.poll(caller.site.name, caller.provider, key, self.service.clock.now()))
         if key is None or gating is None:
-            return self.refuse(caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key asked for gating")
+            return self.refuse(
+                caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key asked for gating"
+            )
         caller.call.touched = [key]
         return errors.json_response(
             {

@@ -159,9 +159,7 @@ def _is_real_date_time(year: int, month: int, day: int, *clock: int) -> bool:
 # Lengths count code points (Python's len), which is what JSON Schema's maxLength means; Java's
 # String.length() would count an astral character twice, so Jira may refuse 128..255 of them.
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Uri = Annotated[
-    str, Field(max_length=MAX_URL, json_schema_extra={"format": "uri"}), AfterValidator(_check_uri)
-]
+Uri = Annotated[str, Field(max_length=MAX_URL, json_schema_extra={"format": "uri"}), AfterValidator(_check_uri)]
 DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"}), AfterValidator(_check_date_time)]
 Int64 = Annotated[
     int,
@@ -268,9 +266,7 @@ class DeploymentData(_Model):
     update_sequence_number: Int64
     # Not Field(deprecated=True): pydantic would warn on every attribute read.
     issue_keys: IssueKeys | None = None
-    associations: (
-        Annotated[list[DeploymentAssociation], Field(min_length=1, max_length=MAX_ASSOCIATIONS)] | None
-    ) = None
+    associations: Annotated[list[DeploymentAssociation], Field(min_length=1, max_length=MAX_ASSOCIATIONS)] | None = None
     display_name: Text
     url: Uri
     description: Text
@@ -305,9 +301,7 @@ class SubmitDeploymentRequest(_Model):
     """The body of submitDeployments. Deployments are validated one by one, so not here."""
 
     properties: Annotated[dict[PropertyKey, Text], Field(max_length=MAX_PROPERTIES)] | None = None
-    deployments: Annotated[
-        list[SkipValidation[DeploymentData]], Field(min_length=1, max_length=MAX_DEPLOYMENTS)
-    ]
+    deployments: Annotated[list[SkipValidation[DeploymentData]], Field(min_length=1, max_length=MAX_DEPLOYMENTS)]
     provider_metadata: ProviderMetadata | None = None
 
 
@@ -494,9 +488,7 @@ def _read_keys(raw_items: list[Any]) -> tuple[list[DeploymentKey], list[str]]:
     for index, raw in enumerate(raw_items):
         try:
             fields = _KEY.validate_python(raw)
-            keys.append(
-                DeploymentKey(fields.pipeline.id, fields.environment.id, fields.deployment_sequence_number)
-            )
+            keys.append(DeploymentKey(fields.pipeline.id, fields.environment.id, fields.deployment_sequence_number))
         except ValidationError as error:
             problems += _messages(error, raw, ("deployments", index))
         if _has_empty_association_values(raw) and messages.EMPTY_ASSOCIATION_VALUES not in problems:

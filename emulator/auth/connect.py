@@ -119,8 +119,7 @@ def _check_scheme(scheme: str) -> None:
         )
     raise AuthError(
         401,
-        f"unsupported Authorization scheme {_show(scheme)}; "
-        "Connect requests use 'Authorization: JWT <token>'",
+        f"unsupported Authorization scheme {_show(scheme)}; Connect requests use 'Authorization: JWT <token>'",
     )
 
 
@@ -131,14 +130,11 @@ def _token_from_header(authorization: str | None, raw_query: str) -> str:
         if authorization is None and _has_jwt_parameter(raw_query):
             raise AuthError(
                 401,
-                f"{error.reason}; the ?jwt= query parameter was withdrawn for Jira APIs in 2022 "
-                "and is ignored",
+                f"{error.reason}; the ?jwt= query parameter was withdrawn for Jira APIs in 2022 and is ignored",
             ) from None
         raise
     if len(token) > MAX_TOKEN_CHARS:
-        raise AuthError(
-            401, f"token is {len(token)} characters long, more than the {MAX_TOKEN_CHARS} accepted"
-        )
+        raise AuthError(401, f"token is {len(token)} characters long, more than the {MAX_TOKEN_CHARS} accepted")
     return token
 
 
@@ -169,9 +165,7 @@ def _unverified_issuer(token: str) -> str:
         raise AuthError(401, f"malformed token: {_describe(error)}") from None
     iss = claims.get("iss")
     if iss is None:
-        raise AuthError(
-            401, "token has no iss claim; iss must be the app key (the key of the app descriptor)"
-        )
+        raise AuthError(401, "token has no iss claim; iss must be the app key (the key of the app descriptor)")
     if not isinstance(iss, str) or not iss:
         raise AuthError(401, f"iss must be a non-empty string, the app key; got {_show(iss)}")
     return iss
@@ -193,8 +187,7 @@ def _verified_claims(token: str, secret: str, app_key: str) -> dict[str, Any]:
     except jwt.InvalidSignatureError:
         raise AuthError(
             401,
-            f"bad signature: the token is not signed with the sharedSecret of app {_show(app_key)} "
-            "on this site",
+            f"bad signature: the token is not signed with the sharedSecret of app {_show(app_key)} on this site",
         ) from None
     except jwt.MissingRequiredClaimError as error:
         raise AuthError(401, f"{error}; Connect tokens must carry iss, iat, exp and qsh") from None
@@ -268,7 +261,7 @@ def _number(value: float) -> str:
 
 def _describe(error: Exception) -> str:
     message = _printable(str(error) or type(error).__name__)
-    return message if len(message) <= 2 * _SHOW_LIMIT else f"{message[:2 * _SHOW_LIMIT]}..."
+    return message if len(message) <= 2 * _SHOW_LIMIT else f"{message[: 2 * _SHOW_LIMIT]}..."
 
 
 def _printable(text: str) -> str:

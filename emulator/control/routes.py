@@ -161,7 +161,11 @@ class ControlHandlers:
             return problem(400, str(exc))
         journal = self.emulator.journal
         return json_response(
-            {"capacity": journal.capacity, "dropped": journal.dropped, "entries": [e.to_json(bodies=bodies) for e in entries]}
+            {
+                "capacity": journal.capacity,
+                "dropped": journal.dropped,
+                "entries": [e.to_json(bodies=bodies) for e in entries],
+            }
         )
 
     async def journal_entry(self, request: Request) -> Response:
@@ -183,7 +187,9 @@ class ControlHandlers:
 
     async def contract_report(self, request: Request) -> Response:
         provider = request.query_params.get("provider")
-        return json_response({"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)})
+        return json_response(
+            {"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)}
+        )
 
     async def clear_contract_report(self, request: Request) -> Response:
         self.emulator.jira.contract.reset()
@@ -203,14 +209,19 @@ class ControlHandlers:
             return problem(404, f"no site named {body.get('site')!r}")
         if provider is None:
             return problem(400, "provider must be 'connect:<appKey>' or 'oauth:<clientId>'")
-        if number is None or not isinstance(body.get("pipelineId"), str) or not isinstance(body.get("environmentId"), str):
+        if (
+            number is None
+            or not isinstance(body.get("pipelineId"), str)
+            or not isinstance(body.get("environmentId"), str)
+        ):
             return problem(400, "give pipelineId, environmentId (strings) and deploymentSequenceNumber (int64)")
         if status not in STATUSES:
             return problem(400, f"status must be one of {', '.join(STATUSES)}")
         if details is not None and not (
-            isinstance(details, list) and all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in details)
+            isinstance(details, list)
+            and all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in details)
         ):
-            return problem(400, "details must be a list of objects of strings, e.g. [{\"type\": \"issue\", ...}]")
+            return problem(400, 'details must be a list of objects of strings, e.g. [{"type": "issue", ...}]')
         key = DeploymentKey(body["pipelineId"], body["environmentId"], number)
         gating = self.service.decide_gating(site, provider, key, status, details)
         if gating is None:
@@ -235,7 +246,11 @@ class ControlHandlers:
                 "changeProject": rules.change_project,
                 "autoDecision": None
                 if rules.auto_status is None
-                else {"status": rules.auto_status, "afterSeconds": rules.auto_after_seconds, "afterPolls": rules.auto_after_polls},
+                else {
+                    "status": rules.auto_status,
+                    "afterSeconds": rules.auto_after_seconds,
+                    "afterPolls": rules.auto_after_polls,
+                },
             }
         )
 
@@ -317,7 +332,11 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
     if auto is None:
         rules.auto_status = rules.auto_after_seconds = rules.auto_after_polls = None
     elif auto != "keep":
-        rules.auto_status, rules.auto_after_seconds, rules.auto_after_polls = auto["status"], auto.get("afterSeconds"), auto.get("afterPolls")
+        rules.auto_status, rules.auto_after_seconds, rules.auto_after_polls = (
+            auto["status"],
+            auto.get("afterSeconds"),
+            auto.get("afterPolls"),
+        )
     return None
 
 

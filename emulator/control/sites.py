@@ -40,8 +40,13 @@ def site_json(site: Site) -> dict[str, Any]:
             {"key": a.key, "clientKey": a.client_key, "scopes": sorted(a.scopes), "modules": sorted(a.modules)}
             for a in site.connect_apps.values()
         ],
-        "oauthClients": [{"clientId": c.client_id, "permissions": sorted(c.permissions)} for c in site.oauth_clients.values()],
-        "gating": {"environmentTypes": sorted(site.gating.gated_environment_types), "changeProject": site.gating.change_project},
+        "oauthClients": [
+            {"clientId": c.client_id, "permissions": sorted(c.permissions)} for c in site.oauth_clients.values()
+        ],
+        "gating": {
+            "environmentTypes": sorted(site.gating.gated_environment_types),
+            "changeProject": site.gating.change_project,
+        },
         "applyDelay": site.apply_delay,
     }
 

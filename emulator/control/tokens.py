@@ -67,5 +67,9 @@ class TokenHandlers:
         client = site.oauth_clients.get(str(body.get("clientId", "")))
         if client is None:
             return problem(404, f"no OAuth client {body.get('clientId')!r} on site {site.name!r}")
-        token = mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=self.service.clock.now(), ttl=self.oauth_ttl)
-        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": self.oauth_ttl, "scope": SCOPES})
+        token = mint_access_token(
+            client.client_id, client.client_secret, site.cloud_id, now=self.service.clock.now(), ttl=self.oauth_ttl
+        )
+        return json_response(
+            {"access_token": token, "token_type": "Bearer", "expires_in": self.oauth_ttl, "scope": SCOPES}
+        )

@@ -18,24 +18,51 @@ class FilterError(ValueError):
 
 
 def key_json(key: DeploymentKey) -> dict[str, Any]:
-    return {"pipelineId": key.pipeline_id, "environmentId": key.environment_id, "deploymentSequenceNumber": key.sequence_number}
+    return {
+        "pipelineId": key.pipeline_id,
+        "environmentId": key.environment_id,
+        "deploymentSequenceNumber": key.sequence_number,
+    }
 
 
 def gating_json(gating: GatingState | None) -> dict[str, Any] | None:
     if gating is None:
         return None
-    return {"gatingStatus": gating.status, "details": gating.details, "updatedTimestamp": iso(gating.updated), "polls": gating.polls}
+    return {
+        "gatingStatus": gating.status,
+        "details": gating.details,
+        "updatedTimestamp": iso(gating.updated),
+        "polls": gating.polls,
+    }
 
 
 def pending_json(p: Pending) -> dict[str, Any]:
     op = p.op
-    out: dict[str, Any] = {"seq": p.seq, "site": op.site, "provider": str(op.provider), "acceptedAt": iso(p.accepted_at), "due": iso(p.due)}
+    out: dict[str, Any] = {
+        "seq": p.seq,
+        "site": op.site,
+        "provider": str(op.provider),
+        "acceptedAt": iso(p.accepted_at),
+        "due": iso(p.due),
+    }
     if isinstance(op, Upsert):
-        out |= {"operation": "upsert", "key": key_json(op.deployment.key), "updateSequenceNumber": op.deployment.update_sequence_number}
+        out |= {
+            "operation": "upsert",
+            "key": key_json(op.deployment.key),
+            "updateSequenceNumber": op.deployment.update_sequence_number,
+        }
     elif isinstance(op, DeleteByKey):
-        out |= {"operation": "deleteByKey", "key": key_json(op.key), "maxUpdateSequenceNumber": op.max_update_sequence_number}
+        out |= {
+            "operation": "deleteByKey",
+            "key": key_json(op.key),
+            "maxUpdateSequenceNumber": op.max_update_sequence_number,
+        }
     elif isinstance(op, DeleteByProperties):
-        out |= {"operation": "deleteByProperties", "properties": op.properties, "maxUpdateSequenceNumber": op.max_update_sequence_number}
+        out |= {
+            "operation": "deleteByProperties",
+            "properties": op.properties,
+            "maxUpdateSequenceNumber": op.max_update_sequence_number,
+        }
     return out
 
 

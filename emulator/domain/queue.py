@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
 
 from sortedcontainers import SortedKeyList
 
@@ -41,7 +40,7 @@ class DeleteByProperties:
     max_update_sequence_number: int | None
 
 
-Operation = Union[Upsert, DeleteByKey, DeleteByProperties]
+Operation = Upsert | DeleteByKey | DeleteByProperties
 
 
 @dataclass(frozen=True, slots=True)

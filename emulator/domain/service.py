@@ -106,7 +106,9 @@ class DeploymentService:
         self._make_room(1)
         self._enqueue(site, DeleteByProperties(site.name, provider, dict(properties), max_usn))
 
-    def seed(self, site: Site, provider: Provider, deployments: list[DeploymentInput], props: Mapping[str, str]) -> None:
+    def seed(
+        self, site: Site, provider: Provider, deployments: list[DeploymentInput], props: Mapping[str, str]
+    ) -> None:
         """Store fixture deployments at once, as if their writes had already applied."""
         for deployment in deployments:
             self._apply(Upsert(site.name, provider, deployment, dict(props)))
@@ -207,9 +209,7 @@ class DeploymentService:
             part.remove(op.key)
             return [op.key], False
         doomed = [
-            key
-            for key in part.matching(op.properties)
-            if _within(part.records[key], op.max_update_sequence_number)
+            key for key in part.matching(op.properties) if _within(part.records[key], op.max_update_sequence_number)
         ]
         for key in doomed:
             part.remove(key)

@@ -47,14 +47,20 @@ def test_hs512_is_401(client: TestClient) -> None:
     now = int(time.time())
     from atlassian_jwt.url_utils import hash_url
 
-    forged = jwt.encode({"iss": "full-app", "iat": now, "exp": now + 60, "qsh": hash_url("GET", path)}, "k" * 64, algorithm="HS512")
+    forged = jwt.encode(
+        {"iss": "full-app", "iat": now, "exp": now + 60, "qsh": hash_url("GET", path)}, "k" * 64, algorithm="HS512"
+    )
     r = client.get(path, headers={"Authorization": f"JWT {forged}"})
     assert r.status_code == 401 and "HS512" in r.headers["X-Emulator-Reason"]
 
 
 @pytest.mark.parametrize(
     ("app", "method", "url", "scope"),
-    [("reader", "POST", BULK, "WRITE"), ("reader", "DELETE", key_path("p", "e", 1), "DELETE"), ("no-module", "POST", BULK, "WRITE")],
+    [
+        ("reader", "POST", BULK, "WRITE"),
+        ("reader", "DELETE", key_path("p", "e", 1), "DELETE"),
+        ("no-module", "POST", BULK, "WRITE"),
+    ],
     ids=["read-only-cannot-write", "read-only-cannot-delete", "no-module"],
 )
 def test_forbidden_is_403_naming_the_scope(client: TestClient, app: str, method: str, url: str, scope: str) -> None:

@@ -71,11 +71,15 @@ def test_deprecated_issue_keys(client: TestClient) -> None:
 
 def test_deprecated_update_sequence_number_parameter(client: TestClient) -> None:
     with_bound = key_path("p", "e", 1) + "?_updateSequenceNumber=3"
-    assert "deprecated-update-sequence-number-parameter" in findings(client.delete(with_bound, headers=short("DELETE", with_bound)))
+    assert "deprecated-update-sequence-number-parameter" in findings(
+        client.delete(with_bound, headers=short("DELETE", with_bound))
+    )
     plain = key_path("p", "e", 1)
     assert findings(client.delete(plain, headers=short("DELETE", plain))) == set()
     by_props = f"{BASE}/bulkByProperties?a=1&_updateSequenceNumber=3"
-    assert "deprecated-update-sequence-number-parameter" in findings(client.delete(by_props, headers=short("DELETE", by_props)))
+    assert "deprecated-update-sequence-number-parameter" in findings(
+        client.delete(by_props, headers=short("DELETE", by_props))
+    )
 
 
 def test_lost_update_against_pending_and_applied_writes(client: TestClient, clock: ManualClock) -> None:
@@ -108,7 +112,9 @@ def test_last_updated_in_future_and_far_past(client: TestClient, clock: ManualCl
 
 
 def test_unknown_issue_keys(client: TestClient) -> None:
-    unknown = deployment_data("p", "e", 1, associations=[{"associationType": "issueIdOrKeys", "values": ["ABC-1", "NOPE-9"]}])
+    unknown = deployment_data(
+        "p", "e", 1, associations=[{"associationType": "issueIdOrKeys", "values": ["ABC-1", "NOPE-9"]}]
+    )
     assert "unknown-issue-keys" in findings(submit(client, unknown))
     assert "unknown-issue-keys" not in findings(submit(client, deployment_data("p", "e", 2)))
 
@@ -158,7 +164,9 @@ def test_findings_reach_the_journal_and_the_report(client: TestClient) -> None:
     (provider,) = report["providers"]
     assert provider["provider"] == "connect:full-app" and provider["site"] == "main"
     (finding,) = provider["findings"]
-    assert finding["rule"] == "sequence-number-went-backwards" and finding["count"] == 2 and finding["class"] == "mistake"
+    assert (
+        finding["rule"] == "sequence-number-went-backwards" and finding["count"] == 2 and finding["class"] == "mistake"
+    )
     assert finding["example"]["path"] == BULK and finding["fix"]
     assert client.delete("/_emulator/contract-report").status_code == 204
     assert client.get("/_emulator/contract-report").json()["providers"] == []

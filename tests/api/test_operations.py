@@ -14,7 +14,9 @@ BULK = f"{BASE}/bulk"
 
 
 def submit(client: TestClient, *deployments: dict, app: str = "full-app", **top: object):  # type: ignore[no-untyped-def]
-    return client.post(BULK, content=body(*deployments, **top), headers={**auth("POST", BULK, app), "Content-Type": "application/json"})
+    return client.post(
+        BULK, content=body(*deployments, **top), headers={**auth("POST", BULK, app), "Content-Type": "application/json"}
+    )
 
 
 def get(client: TestClient, path: str, app: str = "full-app"):  # type: ignore[no-untyped-def]
@@ -75,7 +77,11 @@ def test_a_bad_deployment_is_rejected_alone(client: TestClient) -> None:
     assert r.status_code == 202
     out = r.json()
     assert [d["deploymentSequenceNumber"] for d in out["acceptedDeployments"]] == [1]
-    assert out["rejectedDeployments"][0]["key"] == {"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 2}
+    assert out["rejectedDeployments"][0]["key"] == {
+        "pipelineId": "p",
+        "environmentId": "e",
+        "deploymentSequenceNumber": 2,
+    }
     assert "state" in out["rejectedDeployments"][0]["errors"][0]["message"]
     assert "X-Emulator-Reason" not in r.headers or "state" in r.headers["X-Emulator-Reason"]
 
@@ -83,7 +89,9 @@ def test_a_bad_deployment_is_rejected_alone(client: TestClient) -> None:
 def test_unknown_issue_keys_and_associations_are_reported(client: TestClient, clock: ManualClock) -> None:
     d1 = deployment_data("p", "e", 1, issue_keys=["ABC-1", "NOPE-1"], associations=None)
     d2 = deployment_data(
-        "p", "e", 2,
+        "p",
+        "e",
+        2,
         associations=[
             {"associationType": "issueIdOrKeys", "values": ["OPS-51", "OPS-50"]},
             {"associationType": "serviceIdOrKeys", "values": ["svc-payments", "svc-unknown"]},
@@ -97,8 +105,10 @@ def test_unknown_issue_keys_and_associations_are_reported(client: TestClient, cl
         {"associationType": "serviceIdOrKeys", "values": ["svc-unknown"]},
     ]
     assert out["rejectedDeployments"] == [
-        {"key": {"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 3},
-         "errors": [{"message": "No valid associations found for deployment"}]}
+        {
+            "key": {"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 3},
+            "errors": [{"message": "No valid associations found for deployment"}],
+        }
     ]
     clock.advance(1)
     stored = get(client, key_path("p", "e", 2)).json()
@@ -160,7 +170,9 @@ def test_gating_awaits_a_change_request_in_production(client: TestClient, clock:
     assert r.status_code == 200
     out = r.json()
     assert out["gatingStatus"] == "awaiting"
-    assert out["details"] == [{"type": "issue", "issueKey": "CHG-1", "issueLink": "http://jira.test/servicedesk/customer/portal/1/CHG-1"}]
+    assert out["details"] == [
+        {"type": "issue", "issueKey": "CHG-1", "issueLink": "http://jira.test/servicedesk/customer/portal/1/CHG-1"}
+    ]
     assert {out["pipelineId"], out["environmentId"], out["deploymentSequenceNumber"]} == {"p", "e", 1}
     assert out["updatedTimestamp"].endswith("Z")
 
@@ -187,7 +199,12 @@ def test_never_gated_is_404(client: TestClient, clock: ManualClock) -> None:
 
 @pytest.mark.parametrize(
     ("pipeline", "encoded"),
-    [("team/app", "team%2Fapp"), ("my pipeline", "my%20pipeline"), ("déploiement-ü", "d%C3%A9ploiement-%C3%BC"), ("a&b", "a%26b")],
+    [
+        ("team/app", "team%2Fapp"),
+        ("my pipeline", "my%20pipeline"),
+        ("déploiement-ü", "d%C3%A9ploiement-%C3%BC"),
+        ("a&b", "a%26b"),
+    ],
     ids=["slash", "space", "non-ascii", "ampersand"],
 )
 def test_ids_as_real_clients_send_them(client: TestClient, clock: ManualClock, pipeline: str, encoded: str) -> None:
@@ -229,7 +246,10 @@ def test_context_path_site_strips_its_path_from_the_qsh(client: TestClient, cloc
     # the same key on the main site is another deployment: sites share nothing
     assert get(client, key_path("p", "e", 1)).status_code == 404
     path = key_path("p", "e", 1)
-    r = client.get(f"/jira{path}", headers={"Host": "corp.test", **auth("GET", path, "full-app", secret="ctx-secret-0123456789abcdef0123456789")})
+    r = client.get(
+        f"/jira{path}",
+        headers={"Host": "corp.test", **auth("GET", path, "full-app", secret="ctx-secret-0123456789abcdef0123456789")},
+    )
     assert r.status_code == 200
 
 

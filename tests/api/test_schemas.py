@@ -235,9 +235,7 @@ def test_a_deployment_whose_key_cannot_be_read_is_a_400(item: Any, expected: str
 
 
 def test_key_fields_at_their_limits_make_the_key() -> None:
-    item = accepted(
-        deployment(pipeline__id="p" * 255, environment__id="", deploymentSequenceNumber=INT64_MIN)
-    )
+    item = accepted(deployment(pipeline__id="p" * 255, environment__id="", deploymentSequenceNumber=INT64_MIN))
     assert item.key == DeploymentKey("p" * 255, "", INT64_MIN)
 
 
@@ -416,9 +414,7 @@ def test_a_decimal_string_sequence_number_makes_the_key() -> None:
 
 
 def test_issue_keys_or_associations_must_be_given() -> None:
-    assert rejected(deployment(associations=DELETE)) == [
-        "Either 'issueKeys' or 'associations' must be provided"
-    ]
+    assert rejected(deployment(associations=DELETE)) == ["Either 'issueKeys' or 'associations' must be provided"]
     assert rejected(deployment(associations=None)) == [messages.ISSUE_KEYS_OR_ASSOCIATIONS]
 
 
@@ -426,9 +422,7 @@ def test_deprecated_issue_keys_alone_or_with_associations() -> None:
     alone = accepted(deployment(associations=DELETE, issueKeys=["ABC-1", "ABC-2"]))
     assert alone.issue_keys == ("ABC-1", "ABC-2") and alone.associations == ()
     both = accepted(deployment(issueKeys=["ABC-1"]))
-    assert both.issue_keys == ("ABC-1",) and both.associations == (
-        Association("issueIdOrKeys", ("ABC-123",)),
-    )
+    assert both.issue_keys == ("ABC-1",) and both.associations == (Association("issueIdOrKeys", ("ABC-123",)),)
     assert submit(deployment(issueKeys=["ABC-1"])).deprecated_issue_keys_used
     assert not submit(deployment(associations=[GROUPS["issueKeys"]])).deprecated_issue_keys_used
 
@@ -539,9 +533,7 @@ ASSOCIATION_VALUE_COUNTS = {
 def test_at_most_500_association_values(sizes: tuple[int, ...], expected: str | None) -> None:
     groups = [{"associationType": "issueIdOrKeys", "values": [str(n) for n in range(size)]} for size in sizes]
     if expected is None:
-        assert (
-            sum(len(group.values) for group in accepted(deployment(associations=groups)).associations) == 500
-        )
+        assert sum(len(group.values) for group in accepted(deployment(associations=groups)).associations) == 500
     else:
         assert rejected(deployment(associations=groups)) == [expected]
 
@@ -660,9 +652,5 @@ def test_valid_deployment_data_round_trips(data: dict[str, Any]) -> None:
         data["pipeline"]["id"], data["environment"]["id"], data["deploymentSequenceNumber"]
     )
     assert item.issue_keys == tuple(data.get("issueKeys", ()))
-    assert [group.type for group in item.associations] == [
-        g["associationType"] for g in data.get("associations", [])
-    ]
-    assert item.gating_requested == any(
-        c.get("command") == strategies.GATING_COMMAND for c in data.get("commands", [])
-    )
+    assert [group.type for group in item.associations] == [g["associationType"] for g in data.get("associations", [])]
+    assert item.gating_requested == any(c.get("command") == strategies.GATING_COMMAND for c in data.get("commands", []))

@@ -181,7 +181,10 @@ def test_signed_url_vector_verifies_from_the_header() -> None:
 def test_signed_url_vector_expired_later() -> None:
     url = urlsplit(VECTOR_URL)
     reason = refusal(
-        f"JWT {VECTOR_TOKEN}", path=url.path, query=url.query, now=1466731286,
+        f"JWT {VECTOR_TOKEN}",
+        path=url.path,
+        query=url.query,
+        now=1466731286,
         lookup={"jira:1234-5678-9000": VECTOR_SECRET}.get,
     )
     assert reason == "token expired at 1466731255, now 1466731286 (leeway 30 s)"

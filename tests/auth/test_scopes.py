@@ -32,9 +32,7 @@ def test_implication(granted: str, required: str, expected: bool) -> None:
     assert scope_satisfies([granted], required) is expected
 
 
-@pytest.mark.parametrize(
-    ("name", "normal"), [("read", "READ"), ("Write", "WRITE"), ("project_admin", "PROJECT_ADMIN")]
-)
+@pytest.mark.parametrize(("name", "normal"), [("read", "READ"), ("Write", "WRITE"), ("project_admin", "PROJECT_ADMIN")])
 def test_normalize_scope(name: str, normal: str) -> None:
     assert normalize_scope(name) == normal
 
@@ -76,8 +74,9 @@ def test_granted_may_be_any_iterable() -> None:
     assert scope_satisfies(frozenset({"admin"}), "READ")
 
 
-@given(st.lists(st.sampled_from(HIERARCHY + tuple(s.lower() for s in HIERARCHY) + ("NOPE",))),
-       st.sampled_from(HIERARCHY))
+@given(
+    st.lists(st.sampled_from(HIERARCHY + tuple(s.lower() for s in HIERARCHY) + ("NOPE",))), st.sampled_from(HIERARCHY)
+)
 def test_satisfied_iff_some_granted_scope_ranks_at_least_as_high(granted: list[str], required: str) -> None:
     ranks = [HIERARCHY.index(s.upper()) for s in granted if s.upper() in HIERARCHY]
     assert scope_satisfies(granted, required) is any(rank >= HIERARCHY.index(required) for rank in ranks)

@@ -72,17 +72,14 @@ def test_ports_settings_and_mounts_match_the_image(compose: dict[str, Any], runt
     assert "EMULATOR_HOST" not in env and "EMULATOR_PORT" not in env, "the image sets these"
     created = df.created_paths(runtime)
     for volume in emulator.get("volumes", []):
-        source, target = (
-            (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
-        )
+        source, target = (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
         assert target in created, f"{target}: the image has no such folder"
         if source.startswith("."):
             assert (df.COMPOSE.parent / source).exists(), source
     if "EMULATOR_FIXTURES" in env:
         fixtures = PurePosixPath(env["EMULATOR_FIXTURES"])
         mounts = [
-            PurePosixPath(v["target"] if isinstance(v, dict) else v.split(":")[1])
-            for v in emulator.get("volumes", [])
+            PurePosixPath(v["target"] if isinstance(v, dict) else v.split(":")[1]) for v in emulator.get("volumes", [])
         ]
         assert any(fixtures == m or m in fixtures.parents for m in mounts), "EMULATOR_FIXTURES is not mounted"
 

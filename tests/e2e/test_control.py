@@ -73,7 +73,9 @@ def test_ready_is_503_before_the_applier_runs() -> None:
 def test_queue_lists_pending_then_flush_applies(http: httpx.Client) -> None:
     submit(http, deployment_data("p", "e", 1), properties={"a": "1"})
     pending = http.get("/_emulator/queue").json()["pending"]
-    assert [(p["operation"], p["key"]["pipelineId"], p["provider"]) for p in pending] == [("upsert", "p", "connect:full-app")]
+    assert [(p["operation"], p["key"]["pipelineId"], p["provider"]) for p in pending] == [
+        ("upsert", "p", "connect:full-app")
+    ]
     assert http.post("/_emulator/queue/flush").json() == {"applied": 1}
     assert http.get("/_emulator/queue").json()["pending"] == []
 
@@ -95,7 +97,10 @@ def test_apply_delay_changes_at_run_time_globally_and_per_site(http: httpx.Clien
     assert get(http).status_code == 404
     clock.advance(5)
     assert get(http).status_code == 200
-    assert http.put("/_emulator/sites/main/apply-delay", json={"applyDelay": 0}).json() == {"site": "main", "applyDelay": 0.0}
+    assert http.put("/_emulator/sites/main/apply-delay", json={"applyDelay": 0}).json() == {
+        "site": "main",
+        "applyDelay": 0.0,
+    }
     submit(http, deployment_data("p", "e", 2))
     assert get(http, n=2).status_code == 200
     http.put("/_emulator/sites/main/apply-delay", json={"applyDelay": None})
@@ -134,8 +139,14 @@ def test_state_filters(http: httpx.Client) -> None:
     submit(http, deployment_data("q", "e", 2))
     every = http.get("/_emulator/state").json()["deployments"]
     assert {(d["key"]["pipelineId"], d["status"]) for d in every} == {("p", "applied"), ("q", "pending")}
-    applied = http.get("/_emulator/state", params={"status": "applied", "site": "main", "provider": "connect:full-app"}).json()["deployments"]
-    assert len(applied) == 1 and applied[0]["properties"] == {"run": "1"} and applied[0]["gating"]["gatingStatus"] == "awaiting"
+    applied = http.get(
+        "/_emulator/state", params={"status": "applied", "site": "main", "provider": "connect:full-app"}
+    ).json()["deployments"]
+    assert (
+        len(applied) == 1
+        and applied[0]["properties"] == {"run": "1"}
+        and applied[0]["gating"]["gatingStatus"] == "awaiting"
+    )
     assert http.get("/_emulator/state", params={"pipeline": "q"}).json()["deployments"][0]["status"] == "pending"
     assert http.get("/_emulator/state", params={"provider": "oauth:ci-bot"}).json()["deployments"] == []
     assert http.get("/_emulator/state", params={"status": "gone"}).status_code == 400
@@ -149,10 +160,14 @@ def test_journal_records_queries_counts_and_clears(http: httpx.Client) -> None:
     http.get(key_path("p", "e", 1), headers=MAIN)  # no token: 401
     entries = http.get("/_emulator/journal").json()["entries"]
     assert [e["status"] for e in entries] == [401, 404, 202]  # newest first
-    assert entries[0]["reason"] and entries[2]["touched"] == [{"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 1}]
+    assert entries[0]["reason"] and entries[2]["touched"] == [
+        {"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 1}
+    ]
     assert entries[2]["provider"] == "connect:full-app" and entries[2]["operation"] == "submitDeployments"
     assert http.get("/_emulator/journal/count", params={"status": "4xx"}).json() == {"count": 2}
-    assert http.get("/_emulator/journal/count", params={"operation": "submitDeployments", "method": "post"}).json() == {"count": 1}
+    assert http.get("/_emulator/journal/count", params={"operation": "submitDeployments", "method": "post"}).json() == {
+        "count": 1
+    }
     assert http.get("/_emulator/journal/count", params={"since": "2999-01-01T00:00:00Z"}).json() == {"count": 0}
     full = http.get(f"/_emulator/journal/{entries[2]['id']}").json()
     assert json.loads(full["requestBody"])["deployments"][0]["deploymentSequenceNumber"] == 1
@@ -172,8 +187,14 @@ def test_journal_is_a_bounded_ring(http: httpx.Client) -> None:
 def test_gating_decision_through_the_control_surface(http: httpx.Client) -> None:
     submit(http, deployment_data("p", "e", 1, gating=True))
     http.post("/_emulator/queue/flush")
-    decision = {"site": "main", "provider": "connect:full-app", "pipelineId": "p", "environmentId": "e",
-                "deploymentSequenceNumber": 1, "status": "prevented"}
+    decision = {
+        "site": "main",
+        "provider": "connect:full-app",
+        "pipelineId": "p",
+        "environmentId": "e",
+        "deploymentSequenceNumber": 1,
+        "status": "prevented",
+    }
     assert http.post("/_emulator/gating", json=decision).json()["gatingStatus"] == "prevented"
     path = key_path("p", "e", 1) + "/gating-status"
     assert http.get(path, headers={**MAIN, **auth("GET", path)}).json()["gatingStatus"] == "prevented"
@@ -183,7 +204,10 @@ def test_gating_decision_through_the_control_surface(http: httpx.Client) -> None
 
 @pytest.mark.parametrize("rule", [{"afterPolls": 2}, {"afterSeconds": 30}], ids=["after-polls", "after-seconds"])
 def test_gating_rules_decide_automatically(http: httpx.Client, clock: ManualClock, rule: dict) -> None:
-    r = http.put("/_emulator/sites/main/gating-rules", json={"environmentTypes": ["production", "staging"], "autoDecision": {"status": "allowed", **rule}})
+    r = http.put(
+        "/_emulator/sites/main/gating-rules",
+        json={"environmentTypes": ["production", "staging"], "autoDecision": {"status": "allowed", **rule}},
+    )
     assert r.status_code == 200 and r.json()["autoDecision"]["status"] == "allowed"
     try:
         submit(http, deployment_data("p", "e", 1, env_type="staging", gating=True))
@@ -221,13 +245,19 @@ def test_one_json_log_line_per_call(caplog: pytest.LogCaptureFixture) -> None:
 def test_the_control_surface_mints_tokens_a_curl_user_can_use(http: httpx.Client) -> None:
     path = key_path("team%2Fapp", "e", 1) + "?x=a+b"
     minted = http.post("/_emulator/tokens/connect", json={"app": "full-app", "method": "GET", "url": path}).json()
-    assert minted["canonicalRequest"] == "GET&/rest/deployments/0.1/pipelines/team%2Fapp/environments/e/deployments/1&x=a%20b"
+    assert (
+        minted["canonicalRequest"]
+        == "GET&/rest/deployments/0.1/pipelines/team%2Fapp/environments/e/deployments/1&x=a%20b"
+    )
     r = http.get(path, headers={**MAIN, "Authorization": minted["authorization"]})
     assert r.status_code == 404 and "X-Emulator-Reason" in r.headers and "qsh" not in r.headers["X-Emulator-Reason"]
     oauth = http.post("/_emulator/tokens/oauth", json={"clientId": "ci-bot"}).json()
     from tests.helpers import MAIN_CLOUD, gateway
 
-    gw = http.get(gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers={"Authorization": f"Bearer {oauth['access_token']}"})
+    gw = http.get(
+        gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"),
+        headers={"Authorization": f"Bearer {oauth['access_token']}"},
+    )
     assert gw.status_code == 404
     assert http.post("/_emulator/tokens/connect", json={"app": "nobody", "url": "/x"}).status_code == 404
     assert http.post("/_emulator/tokens/connect", json={"app": "full-app", "url": "/x", "ttl": 0}).status_code == 400

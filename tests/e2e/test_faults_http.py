@@ -40,7 +40,9 @@ def read(http: httpx.Client, app: str = "full-app") -> httpx.Response:
 
 
 def test_429_for_the_next_n_matching_calls(http: httpx.Client) -> None:
-    rule = http.post("/_emulator/faults", json={"operation": "getDeploymentByKey", "status": 429, "retryAfter": 7, "times": 2})
+    rule = http.post(
+        "/_emulator/faults", json={"operation": "getDeploymentByKey", "status": 429, "retryAfter": 7, "times": 2}
+    )
     assert rule.status_code == 201 and rule.json()["id"]
     first, second, third = read(http), read(http), read(http)
     assert (first.status_code, second.status_code, third.status_code) == (429, 429, 404)
@@ -61,7 +63,9 @@ def test_rules_match_by_method_site_and_provider(http: httpx.Client) -> None:
 
 
 def test_custom_body_and_headers(http: httpx.Client) -> None:
-    http.post("/_emulator/faults", json={"status": 500, "body": {"weird": True}, "headers": {"X-Trace": "abc"}, "times": 1})
+    http.post(
+        "/_emulator/faults", json={"status": 500, "body": {"weird": True}, "headers": {"X-Trace": "abc"}, "times": 1}
+    )
     r = read(http)
     assert r.status_code == 500 and r.json() == {"weird": True} and r.headers["X-Trace"] == "abc"
 
@@ -112,5 +116,7 @@ def test_gateway_faults_keep_the_gateway_shape(http: httpx.Client) -> None:
     fields = {"grant_type": "client_credentials", "client_id": "ci-bot", "client_secret": CLIENT_SECRETS["ci-bot"]}
     token = http.post("/oauth/token", data=fields).json()["access_token"]
     http.post("/_emulator/faults", json={"provider": "oauth:ci-bot", "status": 401})
-    r = http.get(gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers={"Authorization": f"Bearer {token}"})
+    r = http.get(
+        gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 401 and r.json() == {"code": 401, "message": "Unauthorized"}

@@ -35,7 +35,11 @@ def http(server: ThreadedServer) -> Iterator[httpx.Client]:
 
 def token(http: httpx.Client, client_id: str = "ci-bot", *, form: bool = True) -> str:
     fields = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": CLIENT_SECRETS[client_id]}
-    r = http.post("/oauth/token", data=fields) if form else http.post("/oauth/token", json={**fields, "audience": "api.atlassian.com"})
+    r = (
+        http.post("/oauth/token", data=fields)
+        if form
+        else http.post("/oauth/token", json={**fields, "audience": "api.atlassian.com"})
+    )
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
 
@@ -47,7 +51,11 @@ def bearer(value: str) -> dict[str, str]:
 @pytest.mark.parametrize("form", [True, False], ids=["form", "json"])
 def test_token_endpoint_answers_both_forms(http: httpx.Client, form: bool) -> None:
     fields = {"grant_type": "client_credentials", "client_id": "ci-bot", "client_secret": CLIENT_SECRETS["ci-bot"]}
-    r = http.post("/oauth/token", data=fields) if form else http.post("/oauth/token", json={**fields, "audience": "api.atlassian.com"})
+    r = (
+        http.post("/oauth/token", data=fields)
+        if form
+        else http.post("/oauth/token", json={**fields, "audience": "api.atlassian.com"})
+    )
     assert r.status_code == 200
     out = r.json()
     assert out["token_type"] == "Bearer" and out["expires_in"] == 600 and "write:deployment-info:jira" in out["scope"]
@@ -65,7 +73,9 @@ def test_token_endpoint_answers_both_forms(http: httpx.Client, form: bool) -> No
     ],
     ids=["wrong-secret", "unknown-client", "password-grant", "no-grant", "no-credentials"],
 )
-def test_token_endpoint_refusals_use_oauth_shapes(http: httpx.Client, fields: dict[str, str], status: int, error: str) -> None:
+def test_token_endpoint_refusals_use_oauth_shapes(
+    http: httpx.Client, fields: dict[str, str], status: int, error: str
+) -> None:
     r = http.post("/oauth/token", data=fields)
     assert r.status_code == status
     assert r.json()["error"] == error and r.json()["error_description"]
@@ -78,7 +88,11 @@ def test_tenant_info_answers_the_sites_cloud_id(http: httpx.Client) -> None:
 
 def test_all_five_operations_on_the_gateway(http: httpx.Client) -> None:
     h = bearer(token(http))
-    r = http.post(gateway(MAIN_CLOUD, "/bulk"), content=body(deployment_data("team/app", "prod", 1, gating=True), properties={"k": "v"}), headers=h)
+    r = http.post(
+        gateway(MAIN_CLOUD, "/bulk"),
+        content=body(deployment_data("team/app", "prod", 1, gating=True), properties={"k": "v"}),
+        headers=h,
+    )
     assert r.status_code == 202 and r.json()["acceptedDeployments"]
     one = gateway(MAIN_CLOUD, "/pipelines/team%2Fapp/environments/prod/deployments/1")
     assert http.get(one, headers=h).json()["pipeline"]["id"] == "team/app"
@@ -108,7 +122,9 @@ def test_expired_token_is_401(http: httpx.Client, server: ThreadedServer) -> Non
 
 
 def test_credentials_without_the_deployments_permission_are_403(http: httpx.Client) -> None:
-    r = http.get(gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers=bearer(token(http, "no-perm")))
+    r = http.get(
+        gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers=bearer(token(http, "no-perm"))
+    )
     assert r.status_code == 403
     assert "deployments permission" in r.headers["X-Emulator-Reason"]
 
@@ -119,7 +135,10 @@ def test_token_of_site_a_at_site_b_is_403(http: httpx.Client) -> None:
 
 
 def test_unknown_cloud_id_is_404(http: httpx.Client) -> None:
-    r = http.get(gateway("99999999-0000-0000-0000-000000000000", "/pipelines/p/environments/e/deployments/1"), headers=bearer(token(http)))
+    r = http.get(
+        gateway("99999999-0000-0000-0000-000000000000", "/pipelines/p/environments/e/deployments/1"),
+        headers=bearer(token(http)),
+    )
     assert r.status_code == 404
 
 
@@ -128,8 +147,16 @@ def test_providers_cannot_read_or_delete_each_others_data(http: httpx.Client) ->
     h = bearer(token(http))
     main = {"Host": "jira.test"}
     bulk = f"{BASE}/bulk"
-    http.post(bulk, content=body(deployment_data("p", "e", 1, usn=1), properties={"owner": "app"}), headers={**main, **auth("POST", bulk)})
-    http.post(gateway(MAIN_CLOUD, "/bulk"), content=body(deployment_data("p", "e", 1, usn=9), properties={"owner": "app"}), headers=h)
+    http.post(
+        bulk,
+        content=body(deployment_data("p", "e", 1, usn=1), properties={"owner": "app"}),
+        headers={**main, **auth("POST", bulk)},
+    )
+    http.post(
+        gateway(MAIN_CLOUD, "/bulk"),
+        content=body(deployment_data("p", "e", 1, usn=9), properties={"owner": "app"}),
+        headers=h,
+    )
     path = key_path("p", "e", 1)
     gw_path = gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1")
     assert http.get(path, headers={**main, **auth("GET", path)}).json()["updateSequenceNumber"] == 1
@@ -157,8 +184,11 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
     site = {"name": "fresh", "baseUrl": "http://fresh.test", "cloudId": "33333333-3333-3333-3333-333333333333"}
     assert http.post("/_emulator/sites", json=site).status_code == 201
     assert http.post("/_emulator/sites", json=site).status_code == 409
-    app = {"descriptor": {"key": "late-app", "scopes": ["WRITE"], "modules": {"jiraDeploymentInfoProvider": {}}},
-           "clientKey": "ck-late", "sharedSecret": "late-secret-0123456789abcdef0123456789"}
+    app = {
+        "descriptor": {"key": "late-app", "scopes": ["WRITE"], "modules": {"jiraDeploymentInfoProvider": {}}},
+        "clientKey": "ck-late",
+        "sharedSecret": "late-secret-0123456789abcdef0123456789",
+    }
     assert http.post("/_emulator/sites/fresh/apps", json=app).status_code == 201
     bulk = f"{BASE}/bulk"
     h = {"Host": "fresh.test", **auth("POST", bulk, "late-app", secret=app["sharedSecret"])}
@@ -171,9 +201,19 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
     assert http.post("/_emulator/sites/fresh/oauth-clients", json=client).status_code == 201
     fields = {"grant_type": "client_credentials", "client_id": "late-bot", "client_secret": client["clientSecret"]}
     access = http.post("/oauth/token", data=fields).json()["access_token"]
-    assert http.post(gateway("33333333-3333-3333-3333-333333333333", "/bulk"), content=body(deployment_data()), headers=bearer(access)).status_code == 202
+    assert (
+        http.post(
+            gateway("33333333-3333-3333-3333-333333333333", "/bulk"),
+            content=body(deployment_data()),
+            headers=bearer(access),
+        ).status_code
+        == 202
+    )
     assert http.delete("/_emulator/sites/fresh/oauth-clients/late-bot").json() == {"deletedDeployments": 1}
-    r = http.get(gateway("33333333-3333-3333-3333-333333333333", "/pipelines/pipe/environments/env/deployments/1"), headers=bearer(access))
+    r = http.get(
+        gateway("33333333-3333-3333-3333-333333333333", "/pipelines/pipe/environments/env/deployments/1"),
+        headers=bearer(access),
+    )
     assert r.status_code == 401
     assert http.delete("/_emulator/sites/fresh").status_code == 204
     assert http.get("/_emulator/sites/fresh").status_code == 404

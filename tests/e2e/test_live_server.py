@@ -55,7 +55,9 @@ def test_submit_then_get_after_the_delay(http: httpx.Client) -> None:
     assert http.get(path, headers=auth("GET", path)).json() == {**sent, "schemaVersion": "1.0"}
 
 
-@pytest.mark.parametrize("pipeline", ["team/app", "Zürich pipeline", "a+b&c"], ids=["slash", "unicode-space", "plus-amp"])
+@pytest.mark.parametrize(
+    "pipeline", ["team/app", "Zürich pipeline", "a+b&c"], ids=["slash", "unicode-space", "plus-amp"]
+)
 def test_ids_survive_the_wire(http: httpx.Client, pipeline: str) -> None:
     r = http.post(BULK, content=body(deployment_data(pipeline, "prod", 1)), headers=auth("POST", BULK))
     assert r.status_code == 202
@@ -95,7 +97,9 @@ def test_cli_process_serves_and_stops_cleanly_on_sigterm() -> None:
     port = free_port()
     env = {**os.environ, "EMULATOR_PORT": str(port), "EMULATOR_FIXTURES": SITES, "EMULATOR_APPLY_DELAY": "0"}
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "emulator"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 

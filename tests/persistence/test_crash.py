@@ -30,9 +30,17 @@ def free_port() -> int:
 
 
 def start(data_dir: Path, port: int, delay: str = "0") -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EMULATOR_PORT": str(port), "EMULATOR_FIXTURES": SITES, "EMULATOR_APPLY_DELAY": delay,
-           "EMULATOR_DATA_DIR": str(data_dir), "EMULATOR_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "emulator"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "EMULATOR_PORT": str(port),
+        "EMULATOR_FIXTURES": SITES,
+        "EMULATOR_APPLY_DELAY": delay,
+        "EMULATOR_DATA_DIR": str(data_dir),
+        "EMULATOR_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -66,7 +74,9 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
             while not stop_flag.is_set() and n < 2000:
                 n += 1
                 try:
-                    r = http.post(BULK, content=body(deployment_data(f"w{worker}", "prod", n, usn=n)), headers=auth("POST", BULK))
+                    r = http.post(
+                        BULK, content=body(deployment_data(f"w{worker}", "prod", n, usn=n)), headers=auth("POST", BULK)
+                    )
                 except httpx.TransportError:
                     return
                 if r.status_code == 202:
@@ -108,7 +118,9 @@ def test_pending_writes_survive_sigterm_and_sigterm_leaves_a_snapshot(tmp_path: 
     port = free_port()
     proc = start(tmp_path, port, delay="3600")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=MAIN, timeout=5) as http:
-        assert http.post(BULK, content=body(deployment_data("p", "e", 1)), headers=auth("POST", BULK)).status_code == 202
+        assert (
+            http.post(BULK, content=body(deployment_data("p", "e", 1)), headers=auth("POST", BULK)).status_code == 202
+        )
     started = time.monotonic()
     assert stop(proc, signal.SIGTERM) == 0
     assert time.monotonic() - started < 3

@@ -165,7 +165,9 @@ def test_an_unknown_format_version_is_refused_clearly(tmp_path: Path, name: str)
 
 
 def test_a_corrupt_middle_line_is_refused(tmp_path: Path) -> None:
-    (tmp_path / WAL).write_text('{"format": "jira-deployments-emulator", "version": 1}\nnot json\n{"t":"reset","site":null}\n')
+    (tmp_path / WAL).write_text(
+        '{"format": "jira-deployments-emulator", "version": 1}\nnot json\n{"t":"reset","site":null}\n'
+    )
     with pytest.raises(PersistenceError, match=":2: not a JSON record"):
         DurableState(tmp_path, fresh(ManualClock())).open()
 
