@@ -83,42 +83,38 @@ class SiteHandlers:
             return problem(404, f"no site named {request.path_params['site']!r}")
         return Response(status_code=204)
 
-    async def install_app(self, request: Request) -> Response:
+    async def _install(self, request: Request, model: type[ConnectAppSpec] | type[OAuthClientSpec]) -> Response:
         site = self._site(request)
         if isinstance(site, Response):
             return site
-        spec = await read_spec(request, ConnectAppSpec)
+        spec = await read_spec(request, model)
         if isinstance(spec, Response):
             return spec
-        assert isinstance(spec, ConnectAppSpec)
-        self.service.install_app(site, spec.build())
+        if isinstance(spec, ConnectAppSpec):
+            self.service.install_app(site, spec.build())
+        elif isinstance(spec, OAuthClientSpec):
+            self.service.add_oauth_client(site, spec.build())
         return json_response(site_json(site), 201)
+
+    async def _uninstall(self, request: Request, param: str, what: str) -> Response:
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        name = request.path_params[param]
+        remove = self.service.uninstall_app if param == "key" else self.service.remove_oauth_client
+        removed = remove(site, name)
+        if removed is None:
+            return problem(404, f"no {what} {name!r} on site {site.name!r}")
+        return json_response({"deletedDeployments": removed})
+
+    async def install_app(self, request: Request) -> Response:
+        return await self._install(request, ConnectAppSpec)
 
     async def uninstall_app(self, request: Request) -> Response:
-        site = self._site(request)
-        if isinstance(site, Response):
-            return site
-        removed = self.service.uninstall_app(site, request.path_params["key"])
-        if removed is None:
-            return problem(404, f"no app {request.path_params['key']!r} on site {site.name!r}")
-        return json_response({"deletedDeployments": removed})
+        return await self._uninstall(request, "key", "app")
 
     async def add_client(self, request: Request) -> Response:
-        site = self._site(request)
-        if isinstance(site, Response):
-            return site
-        spec = await read_spec(request, OAuthClientSpec)
-        if isinstance(spec, Response):
-            return spec
-        assert isinstance(spec, OAuthClientSpec)
-        self.service.add_oauth_client(site, spec.build())
-        return json_response(site_json(site), 201)
+        return await self._install(request, OAuthClientSpec)
 
     async def remove_client(self, request: Request) -> Response:
-        site = self._site(request)
-        if isinstance(site, Response):
-            return site
-        removed = self.service.remove_oauth_client(site, request.path_params["client"])
-        if removed is None:
-            return problem(404, f"no OAuth client {request.path_params['client']!r} on site {site.name!r}")
-        return json_response({"deletedDeployments": removed})
+        return await self._uninstall(request, "client", "OAuth client")

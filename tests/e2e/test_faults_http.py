@@ -9,11 +9,10 @@ import httpx
 import pytest
 
 from emulator.api import errors
-from emulator.config import Settings
-from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
+from tests.e2e.conftest import live_server, reset_client
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, auth, body, key_path
+from tests.helpers import BASE, auth, body, key_path
 
 pytestmark = pytest.mark.e2e
 BULK = f"{BASE}/bulk"
@@ -23,16 +22,12 @@ PATH = key_path("p", "e", 1)
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ThreadedServer]:
-    clock = ManualClock(start=float(int(time.time())))
-    with ThreadedServer(Settings(port=0, fixtures=SITES, apply_delay=0, seed=1), clock=clock) as running:
-        yield running
+    yield from live_server(apply_delay=0, seed=1)
 
 
 @pytest.fixture
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset")
-        yield client
+    yield from reset_client(server)
 
 
 def read(http: httpx.Client, app: str = "full-app") -> httpx.Response:

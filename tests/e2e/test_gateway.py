@@ -7,11 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from emulator.config import Settings
-from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
+from tests.e2e.conftest import live_server, reset_client
 from tests.factories import deployment_data
-from tests.helpers import BASE, CLIENT_SECRETS, CTX_CLOUD, MAIN_CLOUD, SITES, auth, body, gateway, key_path
+from tests.helpers import BASE, CLIENT_SECRETS, CTX_CLOUD, MAIN_CLOUD, auth, body, gateway, key_path
 
 pytestmark = pytest.mark.e2e
 UNAUTHORIZED = {"code": 401, "message": "Unauthorized"}
@@ -19,18 +18,12 @@ UNAUTHORIZED = {"code": 401, "message": "Unauthorized"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ThreadedServer]:
-    import time
-
-    clock = ManualClock(start=float(int(time.time())))
-    with ThreadedServer(Settings(port=0, fixtures=SITES, apply_delay=0, oauth_token_ttl=600), clock=clock) as running:
-        yield running
+    yield from live_server(apply_delay=0, oauth_token_ttl=600)
 
 
 @pytest.fixture
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset")
-        yield client
+    yield from reset_client(server)
 
 
 def token(http: httpx.Client, client_id: str = "ci-bot", *, form: bool = True) -> str:
