@@ -28,7 +28,6 @@ from emulator.persistence import DurableState
 
 log = logging.getLogger("emulator")
 
-JIRA_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 IDLE_WAKE = 0.25  # seconds between applier wake-ups when nothing is due sooner
 
 
@@ -120,9 +119,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/oauth/token", emulator.gateway.token, methods=["POST"]),
             Route("/_edge/tenant_info", emulator.gateway.tenant_info, methods=["GET"]),
-            Route("/{path:path}", emulator.jira.handle, methods=JIRA_METHODS),
         ],
         lifespan=lifespan,
     )
+    # Everything no route above takes is the Jira surface. A catch-all Route would miss paths holding
+    # a newline (%0A decodes to one, and Starlette's path regex does not match it): the router's
+    # default sees every path.
+    app.router.default = emulator.jira.asgi
     app.state.emulator = emulator
     return app

@@ -76,6 +76,9 @@ def gateway_error(status: int, message: str, *, reason: str | None = None) -> Re
 
 
 def header_safe(text: str, limit: int = 1000) -> str:
-    """Header values are latin-1 on the wire: escape the rest, drop line breaks, cap the length."""
+    """Header values are latin-1 on the wire and may hold no control character: escape the rest, fold
+    white space, cap the length. Reasons quote client input, so this must hold for any text."""
     flat = " ".join(text.split())
-    return flat.encode("ascii", "backslashreplace").decode("ascii")[:limit]
+    escaped = flat.encode("ascii", "backslashreplace").decode("ascii")
+    visible = "".join(ch if " " <= ch <= "~" else f"\\x{ord(ch):02x}" for ch in escaped)
+    return visible[:limit]

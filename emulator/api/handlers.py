@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from emulator.api import errors
 from emulator.api.routing import Match, PathEncodingError, match
@@ -81,7 +82,8 @@ class Caller:
 
 def parse_int64(text: str) -> int | None:
     stripped = text.strip()
-    if not stripped or not stripped.lstrip("+-").isdigit() or not stripped.isascii():
+    # an int64 has at most 19 digits: refuse longer text before int() (which gives up past 4300 digits)
+    if not stripped or len(stripped) > 21 or not stripped.lstrip("+-").isdigit() or not stripped.isascii():
         return None
     value = int(stripped)
     return value if INT64_MIN <= value <= INT64_MAX else None
@@ -133,6 +135,13 @@ class JiraSurface:
             "getDeploymentGatingStatusByKey": self.gating_status,
         }
         self.observers: list[Callable[[Call], None]] = []
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The surface as a plain ASGI app (the router's default)."""
+        if scope["type"] != "http":
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).split(b"?", 1)[0]
@@ -271,9 +280,9 @@ class JiraSurface:
             response.headers.update(headers)
             return response
         text = errors.STATUS_TEXTS.get(rule.status, errors.INJECTED)
-        return errors.error_response(
-            rule.status, text.format(scope=SCOPE.get(call.operation or "", "READ")), reason=call.reason, headers=headers
-        )
+        trace_id = uuid.uuid4().hex if rule.status >= 500 else None
+        message = text.format(scope=SCOPE.get(call.operation or "", "READ"))
+        return errors.error_response(rule.status, message, reason=call.reason, trace_id=trace_id, headers=headers)
 
     def authenticate_gateway(self, request: Request, site: Site, call: Call) -> Provider:
         """OAuth 2.0 bearer token of a client installed on the site named by the path's cloudId."""

@@ -57,6 +57,14 @@ def test_rules_match_by_method_site_and_provider(http: httpx.Client) -> None:
     assert read(http, "reader").status_code == 404
 
 
+def test_an_injected_500_carries_an_error_trace_id(http: httpx.Client) -> None:
+    http.post("/_emulator/faults", json={"status": 500, "times": 1})
+    r = read(http)
+    assert r.status_code == 500
+    [item] = r.json()
+    assert item["message"] == errors.UNEXPECTED and len(item["errorTraceId"]) == 32
+
+
 def test_custom_body_and_headers(http: httpx.Client) -> None:
     http.post(
         "/_emulator/faults", json={"status": 500, "body": {"weird": True}, "headers": {"X-Trace": "abc"}, "times": 1}
