@@ -72,6 +72,8 @@ class Emulator:
             findings=call.findings,
             request_body=clip(call.request_body),
             response_body=clip(call.response_body),
+            request_size=len(call.request_body or b""),
+            response_size=len(call.response_body or b""),
         )
 
     async def run_applier(self) -> None:
@@ -83,11 +85,22 @@ class Emulator:
             self.service.apply_due()
 
 
+OWN_PREFIXES = ("/_emulator", "/openapi.json", "/oauth/", "/_edge/")
+
+
 class EmulatorApp(Starlette):
-    """Starlette, keeping the server's own ``send`` in the scope: dropping a connection needs its transport."""
+    """Starlette, with two additions on the way in: the server's own ``send`` is kept in the scope (dropping
+    a connection needs its transport), and a Jira call goes straight to the Jira surface instead of being
+    tried against every control route first (it would end up there as the router's default anyway)."""
+
+    jira: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         scope["emulator.send"] = send
+        if self.jira is not None and scope["type"] == "http" and not scope["path"].startswith(OWN_PREFIXES):
+            scope["app"] = self
+            await self.jira(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -125,6 +138,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Everything no route above takes is the Jira surface. A catch-all Route would miss paths holding
     # a newline (%0A decodes to one, and Starlette's path regex does not match it): the router's
     # default sees every path.
-    app.router.default = emulator.jira.asgi
+    app.router.default = app.jira = emulator.jira.asgi
     app.state.emulator = emulator
     return app

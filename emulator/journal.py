@@ -32,8 +32,10 @@ class Entry:
     reason: str | None
     touched: list[dict[str, Any]]
     findings: list[dict[str, Any]] = field(default_factory=list)
-    request_body: str | None = None
-    response_body: str | None = None
+    request_body: bytes | None = None  # clipped to BODY_KEPT bytes; decoded only when read
+    response_body: bytes | None = None
+    request_size: int = 0
+    response_size: int = 0
 
     def to_json(self, *, bodies: bool = False) -> dict[str, Any]:
         out = {
@@ -52,8 +54,8 @@ class Entry:
             "findings": self.findings,
         }
         if bodies:
-            out["requestBody"] = self.request_body
-            out["responseBody"] = self.response_body
+            out["requestBody"] = _text(self.request_body, self.request_size)
+            out["responseBody"] = _text(self.response_body, self.response_size)
         return out
 
 
@@ -61,11 +63,15 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def clip(data: bytes | None) -> str | None:
-    if not data:
+def clip(data: bytes | None) -> bytes | None:
+    return data[:BODY_KEPT] if data else None
+
+
+def _text(kept: bytes | None, size: int) -> str | None:
+    if not kept:
         return None
-    text = data[:BODY_KEPT].decode("utf-8", "replace")
-    return text if len(data) <= BODY_KEPT else text + f"... ({len(data)} bytes in all)"
+    text = kept.decode("utf-8", "replace")
+    return text if size <= len(kept) else text + f"... ({size} bytes in all)"
 
 
 class QueryError(ValueError):

@@ -216,7 +216,13 @@ class DurableState:
             key = DeploymentKey(*r["key"])
             svc.store.partition(r["site"], Provider(*r["provider"])).put(
                 StoredDeployment(
-                    key, r["usn"], r["data"], r["properties"], r["envType"], r["appliedAt"], _gating_from(r["gating"])
+                    key,
+                    r["usn"],
+                    r["body"].encode("utf-8"),
+                    r["properties"],
+                    r["envType"],
+                    r["appliedAt"],
+                    _gating_from(r["gating"]),
                 )
             )
         for p in doc["pending"]:
@@ -321,7 +327,7 @@ class DurableState:
                     "provider": list(provider),
                     "key": _key(r.key),
                     "usn": r.update_sequence_number,
-                    "data": r.data,
+                    "body": r.body.decode("utf-8"),  # the stored JSON as text: no decode and re-encode
                     "properties": r.properties,
                     "envType": r.environment_type,
                     "appliedAt": r.applied_at,

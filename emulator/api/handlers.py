@@ -395,7 +395,7 @@ class JiraSurface:
                 caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider"
             )
         caller.call.touched = [record.key]
-        return errors.json_response(record.data)
+        return Response(record.body, media_type="application/json")
 
     def _usn_bound(self, request: Request) -> tuple[int | None, str | None]:
         values = request.query_params.getlist("_updateSequenceNumber")

@@ -112,7 +112,8 @@ def _coerce_int64(value: Any) -> Any:
 
 _URI = re.compile(
     r"[A-Za-z][A-Za-z0-9+.\-]*:"  # scheme
-    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s])+"
+    # possessive (Python 3.11+): a long URL that fails at its end must not backtrack through every character
+    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]++|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s]++)++"
 )
 
 
@@ -434,7 +435,10 @@ def _load_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise RequestInvalid([messages.BODY_NOT_UTF8]) from None
     try:
-        document = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
+        # The length check on integers costs a Python call per number: only pay it when a long run of
+        # digits exists at all (in a string or a number).
+        hook = _parse_int if _LONG_DIGITS.search(text) else None
+        document = json.loads(text, parse_int=hook, parse_constant=_refuse_constant)
     except RecursionError:
         raise RequestInvalid([messages.BODY_TOO_DEEP]) from None
     except ValueError as error:  # JSONDecodeError, and the two hooks below
@@ -443,6 +447,9 @@ def _load_json(body: bytes) -> Any:
         # Lone surrogates are not Unicode text: nothing could store or answer them as UTF-8.
         raise RequestInvalid([messages.BODY_UNPAIRED_SURROGATE])
     return document
+
+
+_LONG_DIGITS = re.compile(f"[0-9]{{{MAX_NUMBER_CHARS}}}")  # a number of MAX_NUMBER_CHARS may carry a sign
 
 
 def _parse_int(text: str) -> int:

@@ -24,6 +24,7 @@ from emulator.domain.model import (
     GatingState,
     Provider,
     StoredDeployment,
+    to_body,
 )
 from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
 from emulator.domain.sites import ConnectApp, OAuthClient, Site, SiteRegistry
@@ -81,13 +82,14 @@ class DeploymentService:
         self._make_room(len(deployments))
         outcome = SubmitOutcome()
         unknown_groups: dict[str, list[Any]] = {}
+        shared = dict(properties)  # one copy for the whole request; stored records never change it
         for deployment in deployments:
             known = _split_known(site, deployment, outcome.unknown_issue_keys, unknown_groups)
             if known is None:
                 outcome.rejected.append((deployment.key, [NO_VALID_ASSOCIATIONS]))
                 continue
             outcome.accepted.append(deployment.key)
-            self._enqueue(site, Upsert(site.name, provider, known, dict(properties)))
+            self._enqueue(site, Upsert(site.name, provider, known, shared))
         outcome.unknown_associations = [
             {"associationType": kind, "values": values} for kind, values in unknown_groups.items()
         ]
@@ -230,7 +232,7 @@ class DeploymentService:
             StoredDeployment(
                 key=incoming.key,
                 update_sequence_number=incoming.update_sequence_number,
-                data=incoming.data,
+                body=to_body(incoming.data),
                 properties=op.properties,
                 environment_type=incoming.environment_type,
                 applied_at=now,

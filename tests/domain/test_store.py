@@ -5,7 +5,7 @@ P = Provider("connect", "app")
 
 
 def record(n: int, props: dict[str, str], usn: int = 1) -> StoredDeployment:
-    return StoredDeployment(DeploymentKey("p", "e", n), usn, {}, props, "production", 0.0)
+    return StoredDeployment(DeploymentKey("p", "e", n), usn, b"{}", props, "production", 0.0)
 
 
 def test_matching_is_and_of_every_pair() -> None:
