@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from emulator.api import errors
 from emulator.api.routing import Match, PathEncodingError, match
 from emulator.api.schemas import RejectedInput, RequestInvalid, parse_submission
-from emulator.auth.connect import AuthError, verify_connect_request
+from emulator.auth.connect import AuthError, TokenCache, verify_connect_request
 from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
 from emulator.contract import FINDINGS_HEADER, ContractChecker, Finding
@@ -126,6 +126,7 @@ class JiraSurface:
         self.strict = strict
         self.max_body_bytes = max_body_bytes
         self.faults = faults or FaultSet()
+        self.token_cache = TokenCache()
         self.rate_limits = RateLimits()
         self.operations: dict[str, Callable[[Request, Caller], Awaitable[Response]]] = {
             "submitDeployments": self.submit,
@@ -318,6 +319,7 @@ class JiraSurface:
             raw_query=call.raw_query,
             secret_for=secret_for,
             now=self.service.clock.now(),
+            cache=self.token_cache,
         )
         app = site.connect_apps[verified.app_key]
         call.provider = app.provider

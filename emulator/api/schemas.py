@@ -30,7 +30,6 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -89,10 +88,15 @@ class Submission:
 # -- value types ------------------------------------------------------------------------------------
 
 
-def _drop_nulls(value: Any) -> Any:
-    # Jackson maps an explicit null onto an absent property: a null required field is missing, a
-    # null optional one is left out of `data`.
-    return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+def _without_nulls(value: Any, *, top: bool = False) -> Any:
+    """Jackson maps an explicit null onto an absent property: a null required field is missing, a null
+    optional one is left out of `data`. Every object of the request is a model except ``properties``,
+    whose null values stay (and are refused as not strings)."""
+    if isinstance(value, dict):
+        return {k: (v if top and k == "properties" else _without_nulls(v)) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
@@ -182,12 +186,9 @@ PropertyKey = Annotated[str, Field(pattern=PROPERTY_KEY_PATTERN)]
 class _Model(BaseModel):
     # Unknown keys are tolerated but not kept: Jira's Jackson-bound DeploymentData has no place for
     # them, so a GET could never return them, and `data` must be what GET returns.
+    # Nulls are dropped from the document before validation (``_without_nulls``), not by a Python
+    # validator on every model: validation then runs in pydantic-core alone.
     model_config = ConfigDict(alias_generator=to_camel, extra="ignore", serialize_by_alias=True, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_absent(cls, value: Any) -> Any:
-        return _drop_nulls(value)
 
 
 class Pipeline(_Model):
@@ -250,8 +251,6 @@ class RepositoryAssociation(_Model):
 DeploymentAssociation = Annotated[
     IssueIdOrKeysAssociation | ServiceIdOrKeysAssociation | CommitAssociation | RepositoryAssociation,
     Field(discriminator="association_type"),
-    # The tag is read before any model sees the item, so a null associationType is dropped here.
-    BeforeValidator(_drop_nulls),
 ]
 ASSOCIATION_TYPES = ("issueKeys", "issueIdOrKeys", "serviceIdOrKeys", "commit", "repository")
 
@@ -411,18 +410,20 @@ def parse_submission(body: bytes) -> Submission:
     document = _load_json(body)
     if not isinstance(document, dict):
         raise RequestInvalid([messages.BODY_NOT_OBJECT])
+    if b"null" in body:
+        document = _without_nulls(document, top=True)
     request, problems = _validate_request(document)
     raw_items = document.get("deployments")
-    keys: list[DeploymentKey] = []
+    checked: list[_Checked] = []
     if isinstance(raw_items, list) and len(raw_items) <= MAX_DEPLOYMENTS:
-        keys, item_problems = _read_keys(raw_items)
+        checked, item_problems = _check_items(raw_items)
         problems += [p for p in item_problems if p not in problems]
     if problems or request is None or not isinstance(raw_items, list):
         raise RequestInvalid(problems)
     metadata = request.provider_metadata
     return Submission(
         properties=dict(request.properties or {}),
-        items=[_parse_item(raw, key) for raw, key in zip(raw_items, keys, strict=True)],
+        items=[_parse_item(raw, item) for raw, item in zip(raw_items, checked, strict=True)],
         provider_metadata=None if metadata is None else metadata.model_dump(mode="json", exclude_unset=True),
         deprecated_issue_keys_used=any(raw.get("issueKeys") is not None for raw in raw_items),
     )
@@ -489,18 +490,36 @@ def _validate_request(document: dict[str, Any]) -> tuple[SubmitDeploymentRequest
         return None, _messages(error, document)
 
 
-def _read_keys(raw_items: list[Any]) -> tuple[list[DeploymentKey], list[str]]:
-    keys: list[DeploymentKey] = []
+@dataclass(frozen=True)
+class _Checked:
+    """One deployment validated once: its key, and the model or the validation error."""
+
+    key: DeploymentKey
+    deployment: DeploymentData | None
+    error: ValidationError | None
+
+
+def _check_items(raw_items: list[Any]) -> tuple[list[_Checked], list[str]]:
+    """Validate each deployment once; where that fails, see whether at least its key can be read."""
+    checked: list[_Checked] = []
     problems: list[str] = []
     for index, raw in enumerate(raw_items):
         try:
-            fields = _KEY.validate_python(raw)
-            keys.append(DeploymentKey(fields.pipeline.id, fields.environment.id, fields.deployment_sequence_number))
+            deployment = _DEPLOYMENT.validate_python(raw)
+            key = DeploymentKey(
+                deployment.pipeline.id, deployment.environment.id, deployment.deployment_sequence_number
+            )
+            checked.append(_Checked(key, deployment, None))
         except ValidationError as error:
-            problems += _messages(error, raw, ("deployments", index))
+            try:
+                fields = _KEY.validate_python(raw)
+                key = DeploymentKey(fields.pipeline.id, fields.environment.id, fields.deployment_sequence_number)
+                checked.append(_Checked(key, None, error))
+            except ValidationError as key_error:
+                problems += _messages(key_error, raw, ("deployments", index))
         if _has_empty_association_values(raw) and messages.EMPTY_ASSOCIATION_VALUES not in problems:
             problems.append(messages.EMPTY_ASSOCIATION_VALUES)
-    return keys, problems
+    return checked, problems
 
 
 def _has_empty_association_values(raw: Any) -> bool:
@@ -508,18 +527,13 @@ def _has_empty_association_values(raw: Any) -> bool:
     return isinstance(groups, list) and any(isinstance(g, dict) and g.get("values") == [] for g in groups)
 
 
-def _parse_item(raw: dict[str, Any], key: DeploymentKey) -> DeploymentInput | RejectedInput:
-    deployment: DeploymentData | None = None
-    problems: list[str] = []
-    try:
-        deployment = _DEPLOYMENT.validate_python(raw)
-    except ValidationError as error:
-        problems = _messages(error, raw)
+def _parse_item(raw: dict[str, Any], item: _Checked) -> DeploymentInput | RejectedInput:
+    problems = _messages(item.error, raw) if item.error is not None else []
     if raw.get("issueKeys") is None and raw.get("associations") is None:
         problems.append(messages.ISSUE_KEYS_OR_ASSOCIATIONS)
-    if deployment is None or problems:
-        return RejectedInput(key, problems)
-    return _to_input(deployment, key)
+    if item.deployment is None or problems:
+        return RejectedInput(item.key, problems)
+    return _to_input(item.deployment, item.key)
 
 
 def _to_input(deployment: DeploymentData, key: DeploymentKey) -> DeploymentInput:

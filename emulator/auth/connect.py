@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 import math
 import re
 import warnings
@@ -56,6 +57,30 @@ class AuthError(Exception):
         self.reason = reason
 
 
+class TokenCache:
+    """Tokens whose signature and claims PyJWT has already verified, by token, with the secret used.
+
+    A hit skips only the signature check, and only while the app's secret is unchanged; lifetimes and
+    the qsh are still checked on every request, so nothing expired or replayed elsewhere gets through.
+    Bounded (least recently used goes first), and owned by one emulator: nothing global.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, str, dict[str, Any]]] = OrderedDict()
+
+    def get(self, token: str) -> tuple[str, str, dict[str, Any]] | None:
+        entry = self._entries.get(token)
+        if entry is not None:
+            self._entries.move_to_end(token)
+        return entry
+
+    def put(self, token: str, issuer: str, secret: str, claims: dict[str, Any]) -> None:
+        self._entries[token] = (issuer, secret, claims)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     """A Connect token that passed every check, for one request."""
@@ -92,12 +117,27 @@ def verify_connect_request(
     secret_for: Callable[[str], str | None],
     now: float,
     leeway: int = DEFAULT_LEEWAY,
+    cache: TokenCache | None = None,
 ) -> VerifiedToken:
     """Verify the Connect JWT of one request; AuthError(401, reason) on any failure, nothing else escapes.
 
     Only the Authorization header counts: a ``?jwt=`` query parameter is never taken as the token.
     """
     token = _token_from_header(authorization, raw_query)
+    hit = cache.get(token) if cache is not None else None
+    if hit is not None and secret_for(hit[0]) == hit[1]:
+        app_key, _, claims = hit
+    else:
+        app_key, claims = _verify(token, secret_for)
+        if cache is not None:
+            cache.put(token, app_key, secret_for(app_key) or "", claims)
+    _check_times(claims, now, leeway)
+    qsh_form = _check_qsh(claims["qsh"], method, raw_path, raw_query)
+    return VerifiedToken(app_key=app_key, claims=claims, qsh_form=qsh_form)
+
+
+def _verify(token: str, secret_for: Callable[[str], str | None]) -> tuple[str, dict[str, Any]]:
+    """The app key and the claims of a token PyJWT verifies with that app's secret."""
     peeked = _peek(token)
     if peeked is None:  # something is wrong with it: let PyJWT say what
         _check_alg(_unverified_header(token))
@@ -108,10 +148,7 @@ def verify_connect_request(
     secret = secret_for(app_key)
     if secret is None:
         raise AuthError(401, _unknown_issuer_reason(app_key))
-    claims = _verified_claims(token, secret, app_key)
-    _check_times(claims, now, leeway)
-    qsh_form = _check_qsh(claims["qsh"], method, raw_path, raw_query)
-    return VerifiedToken(app_key=app_key, claims=claims, qsh_form=qsh_form)
+    return app_key, _verified_claims(token, secret, app_key)
 
 
 def _check_scheme(scheme: str) -> None:

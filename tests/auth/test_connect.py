@@ -524,3 +524,30 @@ def test_any_request_signed_correctly_verifies(path: str, query: str, method: st
     path = "/" + quote(path)
     token = sign(claims_for(method=method, path=path, query=query))
     assert verify(f"JWT {token}", method=method, path=path, query=query).qsh_form == "raw"
+
+
+def test_the_token_cache_skips_only_the_signature_check() -> None:
+    """A cached token still has its lifetime and qsh checked, and a changed secret means no hit."""
+    from emulator.auth.connect import TokenCache
+
+    cache = TokenCache(size=2)
+    secrets = {"app": "s" * 40}
+    now = 1_750_000_000
+    tok = jwt.encode(
+        {"iss": "app", "iat": now, "exp": now + 60, "qsh": query_string_hash("GET", "/a", "")}, secrets["app"], "HS256"
+    )
+
+    def verify(path: str = "/a", at: float = now) -> VerifiedToken:
+        return verify_connect_request(
+            f"JWT {tok}", method="GET", raw_path=path, raw_query="", secret_for=secrets.get, now=at, cache=cache
+        )
+
+    assert verify().app_key == "app"
+    assert cache.get(tok) is not None
+    with pytest.raises(AuthError, match="qsh mismatch"):
+        verify("/b")
+    with pytest.raises(AuthError, match="expired"):
+        verify(at=now + 91)
+    secrets["app"] = "t" * 40  # the app was re-installed with a new secret
+    with pytest.raises(AuthError, match="signature"):
+        verify()
