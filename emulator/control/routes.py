@@ -18,6 +18,7 @@ from emulator.api.errors import json_response
 from emulator.api.handlers import parse_int64
 from emulator.control.sites import SiteHandlers, problem
 from emulator.control.tokens import TokenHandlers
+from emulator.control.ui import ui_asset, ui_page
 from emulator.control.views import FilterError, gating_json, pending_json, state
 from emulator.domain.gating import STATUSES
 from emulator.domain.model import DeploymentKey, Provider
@@ -346,6 +347,8 @@ def routes(emulator: Emulator) -> list[Route]:
     faults = FaultHandlers(emulator)
     tokens = TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
     return [
+        Route("/_emulator/ui", ui_page, methods=["GET"]),
+        Route("/_emulator/ui/{name}", ui_asset, methods=["GET"]),
         Route("/_emulator/tokens/connect", tokens.connect, methods=["POST"]),
         Route("/_emulator/tokens/oauth", tokens.oauth, methods=["POST"]),
         Route("/_emulator/faults", faults.list, methods=["GET"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from emulator.domain.gating import auto_decide
 from emulator.domain.model import DeploymentKey, GatingState, StoredDeployment
 from emulator.domain.queue import DeleteByKey, DeleteByProperties, Pending, Upsert
 from emulator.domain.service import DeploymentService
@@ -102,12 +103,16 @@ def state(service: DeploymentService, filters: Mapping[str, str]) -> list[dict[s
 
 
 def _state(service: DeploymentService, filters: Mapping[str, str], status: str | None) -> Iterator[dict[str, Any]]:
+    now = service.clock.now()
     if status != "pending":
         for (site, provider), part in service.store.partitions():
             if filters.get("site", site) != site or filters.get("provider", str(provider)) != str(provider):
                 continue
+            rules = service.sites.get(site)
             for key, record in part.records.items():
                 if _wanted(filters, site, str(provider), key):
+                    if record.gating is not None and rules is not None:
+                        auto_decide(rules, record.gating, now)  # after N seconds: seen here too
                     yield _applied_json(site, str(provider), record)
     if status != "applied":
         for p in service.queue:

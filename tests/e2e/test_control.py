@@ -261,3 +261,16 @@ def test_the_control_surface_mints_tokens_a_curl_user_can_use(http: httpx.Client
     assert gw.status_code == 404
     assert http.post("/_emulator/tokens/connect", json={"app": "nobody", "url": "/x"}).status_code == 404
     assert http.post("/_emulator/tokens/connect", json={"app": "full-app", "url": "/x", "ttl": 0}).status_code == 400
+
+
+def test_the_state_view_applies_an_after_seconds_decision_without_a_poll(http: httpx.Client, clock: ManualClock) -> None:
+    rule = {"environmentTypes": ["production"], "autoDecision": {"status": "prevented", "afterSeconds": 10}}
+    http.put("/_emulator/sites/main/gating-rules", json=rule)
+    try:
+        submit(http, deployment_data("p", "e", 1, gating=True))
+        http.post("/_emulator/queue/flush")
+        clock.advance(11)
+        (deployment,) = http.get("/_emulator/state", params={"pipeline": "p"}).json()["deployments"]
+        assert deployment["gating"]["gatingStatus"] == "prevented" and deployment["gating"]["polls"] == 0
+    finally:
+        http.put("/_emulator/sites/main/gating-rules", json={"autoDecision": None})
