@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test lint clean
+.PHONY: help install run test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,10 @@ run: install  ## start the emulator on 127.0.0.1:8080 with the default site (fla
 
 test: install  ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install  ## run the benchmark suite (add ARGS=--quick for a one-minute smoke run)
+	$(BIN)/python -m pip install --quiet 'py-spy>=0.4'
+	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

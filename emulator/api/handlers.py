@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -47,6 +47,10 @@ SCOPE = {
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its body was complete: nobody is left to answer."""
 
 
 @dataclass(slots=True)
@@ -95,11 +99,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone from None
     return b"".join(chunks)
 
 
@@ -154,6 +161,9 @@ class JiraSurface:
         )
         try:
             response = await self.dispatch(request, call)
+        except ClientGone:
+            call.reason = "the client closed the connection before its body was complete; nothing was done"
+            response = Response(status_code=499)  # as nginx logs it: no one receives this answer
         except Exception:
             trace_id = uuid.uuid4().hex
             log.exception("unexpected error on %s %s (errorTraceId %s)", call.method, call.raw_path, trace_id)

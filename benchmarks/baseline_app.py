@@ -1,0 +1,103 @@
+"""The baseline: a bare Starlette app on exactly the uvicorn settings of the emulator's CLI.
+
+It answers the URLs the benchmarks call on the emulator, so both get byte-identical load:
+
+- ``GET`` of any deployment path: a static route answering pre-serialised DeploymentData bytes;
+- ``POST /rest/deployments/0.1/bulk``: reads the body, parses it with ``json.loads`` (nothing else) and
+  answers 202;
+- ``GET /_emulator/ready``: 200, the start-up probe.
+
+``--raw`` serves a plain ASGI callable instead (no Starlette): the start-up floor of uvicorn itself.
+
+    python -m benchmarks.baseline_app --host 127.0.0.1 --port 9000 [--raw]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+READY = b'{"status":"ready"}'
+
+
+def static_body() -> bytes:
+    from benchmarks.payloads import deployment, dumps
+
+    return dumps(deployment(1))
+
+
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    body = static_body()
+
+    async def static(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    async def parse_only(request: Request) -> Response:
+        json.loads(await request.body())
+        return Response(b"{}", status_code=202, media_type="application/json")
+
+    async def ready(request: Request) -> Response:
+        return Response(READY, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/_emulator/ready", ready, methods=["GET"]),
+            Route("/rest/deployments/0.1/bulk", parse_only, methods=["POST"]),
+            # one static route: the benchmark always reads the same deployment path
+            Route("/rest/deployments/0.1/pipelines/{rest:path}", static, methods=["GET"]),
+        ]
+    )
+
+
+def raw_app() -> Any:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(READY)).encode())]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": READY})
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.baseline_app")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--raw", action="store_true", help="a plain ASGI callable, no Starlette")
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    app = raw_app() if args.raw else starlette_app()
+    # the same exit handling and uvicorn.run arguments as emulator/cli.py serve()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
