@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import OrderedDict
 import math
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal

@@ -5,7 +5,6 @@ The whole surface on one screen is the table in ``routes()``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from starlette.routing import Route
 from emulator import __version__
 from emulator.api.errors import json_response
 from emulator.api.handlers import parse_int64
-from emulator.control.sites import SiteHandlers, problem
+from emulator.control.sites import SiteHandlers, json_body, problem
 from emulator.control.tokens import TokenHandlers
 from emulator.control.ui import ui_asset, ui_page
 from emulator.control.views import FilterError, gating_json, pending_json, state
@@ -29,14 +28,6 @@ if TYPE_CHECKING:
     from emulator.app import Emulator
 
 ENV_TYPES = ("unmapped", "development", "testing", "staging", "production")
-
-
-async def json_body(request: Request) -> dict[str, Any] | Response:
-    try:
-        value = json.loads(await request.body() or b"{}")
-    except (ValueError, RecursionError):
-        return problem(400, "the body must be a JSON object")
-    return value if isinstance(value, dict) else problem(400, "the body must be a JSON object")
 
 
 def seconds(value: Any, name: str, *, allow_none: bool = False) -> float | None:

@@ -19,6 +19,14 @@ def problem(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
+async def json_body(request: Request) -> dict[str, Any] | Response:
+    try:
+        value = json.loads(await request.body() or b"{}")
+    except (ValueError, RecursionError):
+        return problem(400, "the body must be a JSON object")
+    return value if isinstance(value, dict) else problem(400, "the body must be a JSON object")
+
+
 async def read_spec(request: Request, model: type[BaseModel]) -> BaseModel | Response:
     try:
         raw = json.loads(await request.body())

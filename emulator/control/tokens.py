@@ -8,17 +8,11 @@ from starlette.responses import Response
 from emulator.api.errors import json_response
 from emulator.auth.oauth import SCOPES, mint_access_token
 from emulator.auth.qsh import canonical_request
-from emulator.control.sites import problem
+from emulator.control.sites import json_body, problem
 from emulator.domain.service import DeploymentService
 from emulator.domain.sites import Site
 from emulator.journal import iso
 from emulator.tokens import DEFAULT_TTL, connect_token, split_url
-
-
-async def _body(request: Request) -> dict | Response:  # type: ignore[type-arg]
-    from emulator.control.routes import json_body
-
-    return await json_body(request)
 
 
 class TokenHandlers:
@@ -31,7 +25,7 @@ class TokenHandlers:
         return problem(404, f"no site named {name!r}") if site is None else site
 
     async def connect(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         site = self._site(body.get("site"))
@@ -58,7 +52,7 @@ class TokenHandlers:
         )
 
     async def oauth(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         site = self._site(body.get("site"))

@@ -263,7 +263,9 @@ def test_the_control_surface_mints_tokens_a_curl_user_can_use(http: httpx.Client
     assert http.post("/_emulator/tokens/connect", json={"app": "full-app", "url": "/x", "ttl": 0}).status_code == 400
 
 
-def test_the_state_view_applies_an_after_seconds_decision_without_a_poll(http: httpx.Client, clock: ManualClock) -> None:
+def test_the_state_view_applies_an_after_seconds_decision_without_a_poll(
+    http: httpx.Client, clock: ManualClock
+) -> None:
     rule = {"environmentTypes": ["production"], "autoDecision": {"status": "prevented", "afterSeconds": 10}}
     http.put("/_emulator/sites/main/gating-rules", json=rule)
     try:
