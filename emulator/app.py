@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.api.gateway import GatewayHandlers
 from emulator.api.handlers import Call, JiraSurface
-from emulator.api.openapi import openapi_endpoint
 from emulator.config import Settings
 from emulator.control.routes import routes as control_routes
 from emulator.control.views import key_json
@@ -88,6 +89,13 @@ class Emulator:
 OWN_PREFIXES = ("/_emulator", "/openapi.json", "/oauth/", "/_edge/")
 
 
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document, imported on first use: building its models is start-up time nobody needs."""
+    from emulator.api.openapi import openapi_endpoint
+
+    return await openapi_endpoint(request)
+
+
 class EmulatorApp(Starlette):
     """Starlette, with two additions on the way in: the server's own ``send`` is kept in the scope (dropping
     a connection needs its transport), and a Jira call goes straight to the Jira surface instead of being
@@ -129,7 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = EmulatorApp(
         routes=[
             *control_routes(emulator),
-            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
             Route("/oauth/token", emulator.gateway.token, methods=["POST"]),
             Route("/_edge/tenant_info", emulator.gateway.tenant_info, methods=["GET"]),
         ],
