@@ -22,7 +22,7 @@ from emulator.control.views import key_json
 from emulator.domain.clock import Clock, SystemClock
 from emulator.domain.service import DeploymentService
 from emulator.faults import FaultSet
-from emulator.fixtures import load_fixtures
+from emulator.fixtures import load_fault_rules, load_fixtures
 from emulator.journal import Journal, clip
 from emulator.logs import CallLogger
 from emulator.persistence import DurableState
@@ -42,12 +42,21 @@ class Emulator:
         rng = random.Random(settings.seed)
         self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
         self.service.max_pending = settings.max_pending
+        self.service.jitter = settings.jitter
+        self.service.out_of_order = settings.out_of_order
         for seed in seeds:
             self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
         self.jira = JiraSurface(
             self.service, max_body_bytes=settings.max_body_bytes, faults=FaultSet(rng), strict=settings.strict
         )
         self.journal = Journal(settings.journal_size)
+        if settings.rate_limit is not None:
+            rate, _, burst = settings.rate_limit.partition("/")
+            for site in self.service.sites:
+                self.jira.rate_limits.set(site.name, rate=float(rate), burst=int(burst), now=self.clock.now())
+        if settings.faults is not None:
+            for rule in load_fault_rules(settings.faults):
+                self.jira.faults.add(rule)
         self.jira.observers += [self.record, CallLogger(settings.log_format)]
         self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
         self.durable: DurableState | None = None

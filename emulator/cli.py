@@ -51,6 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import create_app
+    from emulator.faults import FaultSpecError
     from emulator.fixtures import FixtureError
     from emulator.persistence import PersistenceError
 
@@ -63,7 +64,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except (FixtureError, PersistenceError) as exc:
+    except (FixtureError, PersistenceError, FaultSpecError) as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was

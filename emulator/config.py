@@ -25,6 +25,10 @@ class Settings:
     seed: int | None = None
     strict: bool = False
     max_pending: int = 100_000
+    jitter: float = 0.0
+    out_of_order: bool = False
+    rate_limit: str | None = None  # "RATE/BURST" for every site, e.g. "10/20"
+    faults: str | None = None  # a JSON file: a list of fault rules, as POST /_emulator/faults takes them
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -32,6 +36,16 @@ class Settings:
             raise ValueError("apply delay must be >= 0 seconds")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.jitter < 0:
+            raise ValueError("jitter must be >= 0 seconds")
+        if self.rate_limit is not None:
+            rate, _, burst = self.rate_limit.partition("/")
+            try:
+                ok = float(rate) > 0 and int(burst) >= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"rate limit must be RATE/BURST, e.g. 10/20, got {self.rate_limit!r}")
         if self.max_pending < 1:
             raise ValueError("max pending must be >= 1")
         if self.journal_size < 1:
@@ -56,6 +70,10 @@ HELP = {
     "log_format": "one line per call: text (human-readable) or json",
     "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
     "data_dir": "folder for durable state (write-ahead log + snapshot); default: none, all in memory",
+    "jitter": "up to this many seconds more of apply delay, drawn per operation (see --seed)",
+    "out_of_order": "deliver pending writes of one deployment newest first (exercises updateSequenceNumber handling)",
+    "rate_limit": "a token-bucket rate limit for every site, as RATE/BURST (calls per second / burst), e.g. 10/20",
+    "faults": "a JSON file with a list of fault rules to start with (the bodies POST /_emulator/faults takes)",
     "max_pending": "most operations the apply queue holds; past that, writes get 503 with Retry-After",
     "strict": "answer contract findings of the mistake class with a 400 naming the rule",
 }

@@ -76,8 +76,21 @@ class OAuthClientSpec(_Model):
         return OAuthClient(self.client_id, self.client_secret, frozenset(self.permissions))
 
 
+class AutoDecisionSpec(_Model):
+    status: Literal["allowed", "prevented", "invalid"]
+    after_seconds: float | None = Field(default=None, alias="afterSeconds", ge=0)
+    after_polls: int | None = Field(default=None, alias="afterPolls", ge=1)
+
+    @model_validator(mode="after")
+    def _needs_a_trigger(self) -> AutoDecisionSpec:
+        if self.after_seconds is None and self.after_polls is None:
+            raise ValueError("autoDecision needs afterSeconds or afterPolls")
+        return self
+
+
 class GatingSpec(_Model):
     environment_types: list[ENV_TYPES] = Field(default=["production"], alias="environmentTypes")
+    auto_decision: AutoDecisionSpec | None = Field(default=None, alias="autoDecision")
     change_project: str = Field(default="CHG", alias="changeProject", pattern=r"^\w+$", max_length=255)
 
 
@@ -105,7 +118,15 @@ class SiteSpec(_Model):
             services=frozenset(self.services),
             connect_apps={a.key: a.build() for a in self.connect_apps},
             oauth_clients={c.client_id: c.build() for c in self.oauth_clients},
-            gating=GatingRules(frozenset(self.gating.environment_types), self.gating.change_project),
+            gating=GatingRules(
+                frozenset(self.gating.environment_types),
+                self.gating.change_project,
+                *(
+                    (auto.status, auto.after_seconds, auto.after_polls)
+                    if (auto := self.gating.auto_decision)
+                    else (None, None, None)
+                ),
+            ),
             apply_delay=self.apply_delay,
         )
 
@@ -207,6 +228,18 @@ def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
             good = [item for item in submission.items if isinstance(item, DeploymentInput)]
             seeds.append(Seed(site, provider, good, submission.properties))
     return registry, seeds
+
+
+def load_fault_rules(path: str | Path) -> list[dict[str, Any]]:
+    """The fault rules of ``--faults``: a JSON list of objects; FixtureError if it is not one. Each rule
+    is checked when it is added, as POST /_emulator/faults checks it."""
+    try:
+        rules = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FixtureError(f"{path}: {exc}") from exc
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise FixtureError(f"{path}: a fault rule file is a JSON list of rule objects")
+    return rules
 
 
 def _seed_provider(site: Site, seed: SeedSpec, where: str) -> Provider:
