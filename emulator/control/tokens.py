@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,17 +22,20 @@ class TokenHandlers:
         self.service = service
         self.oauth_ttl = oauth_ttl
 
-    def _site(self, name: object) -> Site | Response:
-        site = self.service.sites.default if name is None else self.service.sites.get(str(name))
-        return problem(404, f"no site named {name!r}") if site is None else site
-
-    async def connect(self, request: Request) -> Response:
+    async def _request(self, request: Request) -> tuple[dict[str, Any], Site] | Response:
+        """The JSON body and the site it names (the default site when it names none)."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
-        site = self._site(body.get("site"))
-        if isinstance(site, Response):
-            return site
+        name = body.get("site")
+        site = self.service.sites.default if name is None else self.service.sites.get(str(name))
+        return problem(404, f"no site named {name!r}") if site is None else (body, site)
+
+    async def connect(self, request: Request) -> Response:
+        asked = await self._request(request)
+        if isinstance(asked, Response):
+            return asked
+        body, site = asked
         app = site.connect_apps.get(str(body.get("app", "")))
         method, url, ttl = body.get("method", "GET"), body.get("url"), body.get("ttl", DEFAULT_TTL)
         if app is None:
@@ -52,12 +57,10 @@ class TokenHandlers:
         )
 
     async def oauth(self, request: Request) -> Response:
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        site = self._site(body.get("site"))
-        if isinstance(site, Response):
-            return site
+        asked = await self._request(request)
+        if isinstance(asked, Response):
+            return asked
+        body, site = asked
         client = site.oauth_clients.get(str(body.get("clientId", "")))
         if client is None:
             return problem(404, f"no OAuth client {body.get('clientId')!r} on site {site.name!r}")
