@@ -4,10 +4,18 @@ A partition keeps ``records`` (key -> StoredDeployment) and ``by_property`` ((na
 keys whose stored properties have that pair). Delete-by-properties starts from the smallest of
 the candidate sets and filters it by the other pairs, so it costs what it matches, not what the
 store holds. Dropping a partition (uninstall, reset of a site) is O(1) for the caller.
+
+A record's key strings (pipeline and environment ids) and environment type are replaced by their
+``sys.intern``-ed copies when it is stored: a store holds few distinct ones, repeated by every
+deployment of a pipeline, and each parsed request brings new copies of them. Sharing them saves
+about 130 bytes per stored deployment and, as a key's hash reads its strings, spares a
+delete-by-properties the cache misses of reading a separate copy per matched key. ``sys.intern``
+drops a string once nothing refers to it, so ids that go away do not pile up.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +30,9 @@ class Partition:
     by_property: dict[tuple[str, str], set[DeploymentKey]] = field(default_factory=dict)
 
     def put(self, record: StoredDeployment) -> None:
+        key = record.key
+        record.key = _new_key(DeploymentKey, (_shared(key[0]), _shared(key[1]), key[2]))
+        record.environment_type = _shared(record.environment_type)
         old = self.records.get(record.key)
         if old is not None:
             self._unindex(old)
@@ -52,6 +63,14 @@ class Partition:
         found.sort(key=len)
         smallest, rest = found[0], found[1:]
         return [key for key in smallest if all(key in other for other in rest)]
+
+
+def _shared(text: str) -> str:
+    """The one interned copy of a string (a str subclass, which cannot be interned, stays as it is)."""
+    return sys.intern(text) if type(text) is str else text
+
+
+_new_key = tuple.__new__  # DeploymentKey(...) without its Python-level __new__ (keys are made per write)
 
 
 class DeploymentStore:
