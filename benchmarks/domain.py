@@ -63,7 +63,7 @@ class Store:
         return {"tenant": "bench", "batch": str(batch)}
 
     def parse(self, batch: int) -> tuple[list[Any], dict[str, str]]:
-        from emulator.api.schemas import parse_submission
+        from emulator.api.submission import parse_submission
         from emulator.domain.model import DeploymentInput
 
         submission = parse_submission(submit_body(batch * BATCH + 1, BATCH, 1, self.properties(batch)))

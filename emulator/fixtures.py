@@ -196,7 +196,7 @@ def _read(path: Path) -> FixtureFile:
 
 def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
     """Read fixtures into a site registry and the deployments to seed; FixtureError on any problem."""
-    from emulator.api.schemas import RejectedInput, RequestInvalid, parse_submission
+    from emulator.api.submission import RejectedInput, RequestInvalid, parse_submission
 
     files = _files(Path(path) if path is not None else default_fixture_path())
     specs = [(f, _read(f)) for f in files]

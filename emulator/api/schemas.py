@@ -1,7 +1,9 @@
-"""The submit request (``SubmitDeploymentRequest``): pydantic models and the parser built on them.
+"""The submit request (``SubmitDeploymentRequest``): pydantic models and the full validator built on them.
 
-The models carry the 2026 schema's limits (they will also generate our OpenAPI document); they accept
-everything the 2023 schema accepts. ``parse_submission`` turns request bytes into a ``Submission``:
+The models carry the 2026 schema's limits (they also generate our OpenAPI document); they accept
+everything the 2023 schema accepts. ``validate_submission`` turns request bytes into a ``Submission``
+(``emulator.api.submission.parse_submission`` calls it for every request its fast path leaves,
+which is every request with a problem, so this module is imported on first need, not at start-up):
 a problem that stops the request from being processed item by item raises ``RequestInvalid`` (a 400);
 any other problem inside one deployment rejects only that deployment, with one message per problem.
 
@@ -35,54 +37,32 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from emulator.api import messages
+from emulator.api.submission import (
+    DEFAULT_SCHEMA_VERSION,
+    INT64_MAX,
+    INT64_MIN,
+    ISSUE_ID_OR_KEY_PATTERN,
+    ISSUE_KEY_PATTERN,
+    MAX_ASSOCIATION_VALUES,
+    MAX_ASSOCIATIONS,
+    MAX_DEPLOYMENTS,
+    MAX_ISSUE_KEYS,
+    MAX_NUMBER_CHARS,
+    MAX_PROPERTIES,
+    MAX_TEXT,
+    MAX_URL,
+    PROPERTY_KEY_PATTERN,
+    RejectedInput,
+    RequestInvalid,
+    Submission,
+    is_date_time,
+    is_uri,
+)
 from emulator.domain.model import GATING_COMMAND, Association, DeploymentInput, DeploymentKey
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-MAX_DEPLOYMENTS = 100
-MAX_PROPERTIES = 5
-MAX_ASSOCIATIONS = 3
-MAX_ASSOCIATION_VALUES = 500
-MAX_ISSUE_KEYS = 100
-MAX_TEXT = 255
-MAX_URL = 2000
-# Jackson's default StreamReadConstraints.maxNumberLength; also keeps int() far from Python's digit limit.
-MAX_NUMBER_CHARS = 1000
-
-# Upstream writes \w and \d; Java (and ECMA-262, the dialect of OpenAPI patterns) reads them as ASCII,
-# while Python and Rust read them as Unicode, so the classes are spelled out. Anchored: a full match.
-ISSUE_KEY_PATTERN = r"^[A-Za-z0-9_]{1,255}-[0-9]{1,255}$"
-ISSUE_ID_OR_KEY_PATTERN = r"^(?:[A-Za-z0-9_]{1,255}-[0-9]{1,255}|[0-9]{1,255})$"
-PROPERTY_KEY_PATTERN = r"^[^:_][^:]*$"
 
 State = Literal["unknown", "pending", "in_progress", "cancelled", "failed", "rolled_back", "successful"]
 EnvironmentType = Literal["unmapped", "development", "testing", "staging", "production"]
 SchemaVersion = Literal["1.0"]
-DEFAULT_SCHEMA_VERSION: SchemaVersion = "1.0"
-
-
-class RequestInvalid(Exception):
-    """The whole request is a 400: Jira answers a bare JSON array of {"message": ...}."""
-
-    messages: list[str]
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = list(messages)
-
-
-@dataclass(frozen=True)
-class RejectedInput:
-    key: DeploymentKey
-    messages: list[str]
-
-
-@dataclass(frozen=True)
-class Submission:
-    properties: dict[str, str]
-    items: list[DeploymentInput | RejectedInput]
-    provider_metadata: dict[str, Any] | None
-    deprecated_issue_keys_used: bool
 
 
 # -- value types ------------------------------------------------------------------------------------
@@ -114,51 +94,16 @@ def _coerce_int64(value: Any) -> Any:
     return value
 
 
-_URI = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.\-]*:"  # scheme
-    # possessive (Python 3.11+): a long URL that fails at its end must not backtrack through every character
-    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]++|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s]++)++"
-)
-
-
 def _check_uri(value: str) -> str:
-    # An absolute RFC 3986 URI; non-ASCII, non-space characters pass as java.net.URI lets them.
-    # http(s) additionally needs a host: "https://" alone is a client bug worth catching.
-    valid = _URI.fullmatch(value) is not None
-    scheme, _, rest = value.partition(":")
-    if valid and scheme.lower() in ("http", "https"):
-        authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0] if rest.startswith("//") else ""
-        host = authority.rpartition("@")[2]
-        valid = bool(host) and not host.startswith(":")
-    if not valid:
+    if not is_uri(value):
         raise PydanticCustomError("uri_format", "not a valid URI")
     return value
 
 
-_DATE_TIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))"
-)
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
 def _check_date_time(value: str) -> str:
-    # RFC 3339 section 5.6 (JSON Schema's date-time): seconds and an offset are required; leap
-    # second 60 is allowed. The client's text is kept as it is, never normalised.
-    match = _DATE_TIME.fullmatch(value)
-    if match is None or not _is_real_date_time(*(int(part or 0) for part in match.groups())):
+    if not is_date_time(value):
         raise PydanticCustomError("date_time_format", "not an RFC 3339 date-time")
     return value
-
-
-def _is_real_date_time(year: int, month: int, day: int, *clock: int) -> bool:
-    hour, minute, second, offset_hour, offset_minute = clock
-    if not 1 <= month <= 12:
-        return False
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    days = _DAYS_IN_MONTH[month - 1] - (month == 2 and not leap)
-    time_ok = hour <= 23 and minute <= 59 and second <= 60 and offset_hour <= 23 and offset_minute <= 59
-    return 1 <= day <= days and time_ok
 
 
 # Lengths count code points (Python's len), which is what JSON Schema's maxLength means; Java's
@@ -277,7 +222,7 @@ class DeploymentData(_Model):
     pipeline: Pipeline
     environment: Environment
     commands: list[Command] | None = None
-    schema_version: SchemaVersion = DEFAULT_SCHEMA_VERSION
+    schema_version: SchemaVersion = "1.0"
     triggered_by: TriggeredBy | None = None
 
     @field_validator("associations")
@@ -405,8 +350,9 @@ def _length_at(document: Any, loc: tuple[str | int, ...]) -> int | str:
 # -- parsing ----------------------------------------------------------------------------------------
 
 
-def parse_submission(body: bytes) -> Submission:
-    """Parse a submitDeployments body; raise RequestInvalid when it is a 400 as a whole."""
+def validate_submission(body: bytes) -> Submission:
+    """Validate a submitDeployments body in full, with a message for every problem; raise
+    RequestInvalid when it is a 400 as a whole. (``submission.parse_submission`` is the entry point.)"""
     document = _load_json(body)
     if not isinstance(document, dict):
         raise RequestInvalid([messages.BODY_NOT_OBJECT])

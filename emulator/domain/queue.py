@@ -9,31 +9,37 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 
-from sortedcontainers import SortedKeyList
+from msgspec import Struct
 
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
 
+# The operation types are msgspec structs, frozen and untracked by the cyclic garbage collector (gc=False;
+# they never form a cycle). A busy emulator holds tens of thousands of pending writes, and as tracked
+# objects every full collection walked them all: at 0.5 s apply delay under a submit load, collections
+# took 40% of the server's time. Constructing one also costs a quarter of a frozen dataclass.
 
-@dataclass(frozen=True, slots=True)
-class Upsert:
+
+class _Op(Struct, frozen=True, gc=False):
+    pass
+
+
+class Upsert(_Op):
     site: str
     provider: Provider
     deployment: DeploymentInput
     properties: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteByKey:
+class DeleteByKey(_Op):
     site: str
     provider: Provider
     key: DeploymentKey
     max_update_sequence_number: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteByProperties:
+class DeleteByProperties(_Op):
     site: str
     provider: Provider
     properties: dict[str, str]
@@ -43,8 +49,7 @@ class DeleteByProperties:
 Operation = Upsert | DeleteByKey | DeleteByProperties
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(_Op):
     due: float
     seq: int
     accepted_at: float
@@ -52,21 +57,26 @@ class Pending:
 
 
 class ApplyQueue:
+    """A binary heap of (due, seq, Pending): pushing and taking the next due operation cost O(log n) in C
+    (``heapq``), a third of what a sorted list costs per operation on the submit path; listing the
+    queue, which only the control surface does, sorts a copy."""
+
     def __init__(self) -> None:
-        self._items: SortedKeyList = SortedKeyList(key=lambda p: (p.due, p.seq))
+        self._heap: list[tuple[float, int, Pending]] = []
         self._seq = itertools.count()
         self._latest: dict[tuple[str, Provider, DeploymentKey], Pending] = {}  # last accepted upsert per key
 
     def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
-        item = Pending(due=due, seq=next(self._seq), accepted_at=accepted_at, op=op)
-        self._items.add(item)
-        if isinstance(op, Upsert):
+        seq = next(self._seq)
+        item = Pending(due, seq, accepted_at, op)
+        heappush(self._heap, (due, seq, item))
+        if type(op) is Upsert:
             self._latest[(op.site, op.provider, op.deployment.key)] = item
         return item
 
     def restore(self, item: Pending) -> None:
         """Put back an operation read from durable state, keeping its sequence number and due time."""
-        self._items.add(item)
+        heappush(self._heap, (item.due, item.seq, item))
         if isinstance(item.op, Upsert):
             index = (item.op.site, item.op.provider, item.op.deployment.key)
             current = self._latest.get(index)
@@ -86,11 +96,15 @@ class ApplyQueue:
 
     def take(self, seq: int) -> Pending | None:
         """Remove one operation by its sequence number (replaying the order operations applied in)."""
-        item = next((p for p in self._items if p.seq == seq), None)
-        if item is not None:
-            self._items.remove(item)
-            self._forget(item)
-        return item
+        index = next((i for i, entry in enumerate(self._heap) if entry[1] == seq), None)
+        if index is None:
+            return None
+        item = self._heap[index][2]
+        last = self._heap.pop()
+        if index < len(self._heap):
+            self._heap[index] = last
+            heapify(self._heap)
+        return self._forget(item)
 
     def latest_upsert(self, site: str, provider: Provider, key: DeploymentKey) -> Upsert | None:
         """The most recently accepted write of this deployment that has not applied yet."""
@@ -99,7 +113,7 @@ class ApplyQueue:
 
     def _forget(self, item: Pending) -> Pending:
         op = item.op
-        if isinstance(op, Upsert):
+        if type(op) is Upsert:
             index = (op.site, op.provider, op.deployment.key)
             if self._latest.get(index) is item:
                 del self._latest[index]
@@ -107,29 +121,41 @@ class ApplyQueue:
 
     def pop_due(self, now: float) -> Iterator[Pending]:
         """Remove and yield, in order, every operation due at or before ``now``."""
-        while self._items and self._items[0].due <= now:
-            yield self._forget(self._items.pop(0))
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            yield self._forget(heappop(heap)[2])
 
     def pop_all(self) -> Iterator[Pending]:
-        while self._items:
-            yield self._forget(self._items.pop(0))
+        heap = self._heap
+        while heap:
+            yield self._forget(heappop(heap)[2])
 
     def next_due(self) -> float | None:
-        return self._items[0].due if self._items else None
+        return self._heap[0][0] if self._heap else None
 
     def remove_site(self, site: str, provider: Provider | None = None) -> int:
-        doomed = [p for p in self._items if p.op.site == site and (provider is None or p.op.provider == provider)]
-        for p in doomed:
-            self._items.remove(p)
-            self._forget(p)
+        kept, doomed = [], []
+        for entry in self._heap:
+            op = entry[2].op
+            (doomed if op.site == site and (provider is None or op.provider == provider) else kept).append(entry)
+        if doomed:
+            heapify(kept)
+            self._heap = kept
+            for entry in doomed:
+                self._forget(entry[2])
         return len(doomed)
 
     def clear(self) -> None:
-        self._items.clear()
+        self._heap.clear()
         self._latest.clear()
 
     def __iter__(self) -> Iterator[Pending]:
-        return iter(list(self._items))
+        """In the order they will apply: (due, seq)."""
+        return (entry[2] for entry in sorted(self._heap, key=_order))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._heap)
+
+
+def _order(entry: tuple[float, int, Pending]) -> tuple[float, int]:
+    return entry[0], entry[1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.domain.clock import Clock
@@ -24,11 +24,10 @@ from emulator.domain.model import (
     GatingState,
     Provider,
     StoredDeployment,
-    to_body,
 )
 from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
 from emulator.domain.sites import ConnectApp, OAuthClient, Site, SiteRegistry
-from emulator.domain.store import DeploymentStore
+from emulator.domain.store import DeploymentStore, Partition
 
 NO_VALID_ASSOCIATIONS = "No valid associations found for deployment"
 
@@ -83,13 +82,16 @@ class DeploymentService:
         outcome = SubmitOutcome()
         unknown_groups: dict[str, list[Any]] = {}
         shared = dict(properties)  # one copy for the whole request; stored records never change it
+        known_values: dict[tuple[str, Any], bool] = {}  # one lookup per distinct value in the request
+        upserts = []
         for deployment in deployments:
-            known = _split_known(site, deployment, outcome.unknown_issue_keys, unknown_groups)
+            known = _split_known(site, deployment, outcome.unknown_issue_keys, unknown_groups, known_values)
             if known is None:
                 outcome.rejected.append((deployment.key, [NO_VALID_ASSOCIATIONS]))
                 continue
             outcome.accepted.append(deployment.key)
-            self._enqueue(site, Upsert(site.name, provider, known, shared))
+            upserts.append(Upsert(site.name, provider, known, shared))
+        self._enqueue_all(site, upserts)
         outcome.unknown_associations = [
             {"associationType": kind, "values": values} for kind, values in unknown_groups.items()
         ]
@@ -122,6 +124,23 @@ class DeploymentService:
     def delay_for(self, site: Site) -> float:
         return self.apply_delay if site.apply_delay is None else site.apply_delay
 
+    def _enqueue_all(self, site: Site, ops: list[Upsert]) -> None:
+        """Enqueue one request's writes, in order: as ``_enqueue`` one by one, with the clock read once and,
+        at apply delay 0, the request's writes applied together after the last is queued."""
+        if self.out_of_order or self.jitter or not ops:
+            for op in ops:
+                self._enqueue(site, op)
+            return
+        now = self.clock.now()
+        due = now + self.delay_for(site)
+        push, observers = self.queue.push, self.on_accept
+        for op in ops:
+            pending = push(op, accepted_at=now, due=due)
+            for observer in observers:
+                observer(pending)
+        if due <= now:
+            self.apply_due()
+
     def _enqueue(self, site: Site, op: Operation) -> None:
         now = self.clock.now()
         due = now + self.delay_for(site) + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
@@ -141,13 +160,16 @@ class DeploymentService:
         self.apply_due()
         return self.store.get(site.name, provider, key)
 
-    def latest_accepted(self, site: Site, provider: Provider, key: DeploymentKey) -> tuple[int, dict[str, Any]] | None:
-        """The newest accepted write of a deployment, pending or applied: (updateSequenceNumber, data)."""
+    def latest_accepted(
+        self, site: Site, provider: Provider, key: DeploymentKey
+    ) -> tuple[int, DeploymentInput | StoredDeployment] | None:
+        """The newest accepted write of a deployment, pending or applied: (updateSequenceNumber, the write),
+        where the write has ``body`` and ``data``."""
         pending = self.queue.latest_upsert(site.name, provider, key)
         if pending is not None:
-            return pending.deployment.update_sequence_number, pending.deployment.data
+            return pending.deployment.update_sequence_number, pending.deployment
         record = self.store.get(site.name, provider, key)
-        return None if record is None else (record.update_sequence_number, record.data)
+        return None if record is None else (record.update_sequence_number, record)
 
     def gating_status(self, site: Site, provider: Provider, key: DeploymentKey) -> GatingState | None:
         """What a poll of the gating status sees; a poll counts towards a site's after-N-polls rule."""
@@ -178,32 +200,35 @@ class DeploymentService:
     def apply_due(self) -> int:
         if self.paused:
             return 0
-        return self._apply_all(self.queue.pop_due(self.clock.now()))
+        now = self.clock.now()
+        return self._apply_all(self.queue.pop_due(now), now)
 
     def flush(self) -> int:
         """Apply everything pending now, due or not."""
-        return self._apply_all(self.queue.pop_all())
+        return self._apply_all(self.queue.pop_all(), self.clock.now())
 
     def next_due(self) -> float | None:
         return self.queue.next_due()
 
-    def _apply_all(self, items: Any) -> int:
+    def _apply_all(self, items: Any, now: float) -> int:
+        """Apply operations taken off the queue at ``now``, in order, and tell the observers."""
         count = 0
+        apply, observers = self._apply, self.on_apply
         for pending in items:
-            self.apply_one(pending)
+            changed, skipped = apply(pending.op, now)
+            for observer in observers:
+                observer(Applied(pending, changed, skipped))
             count += 1
         return count
 
     def apply_one(self, pending: Pending) -> None:
         """Apply one operation already taken off the queue, and tell the observers."""
-        changed, skipped = self._apply(pending.op)
-        for observer in self.on_apply:
-            observer(Applied(pending, changed, skipped))
+        self._apply_all((pending,), self.clock.now())
 
-    def _apply(self, op: Operation) -> tuple[list[DeploymentKey], bool]:
+    def _apply(self, op: Operation, now: float | None = None) -> tuple[list[DeploymentKey], bool]:
         part = self.store.partition(op.site, op.provider)
-        if isinstance(op, Upsert):
-            return self._apply_upsert(op)
+        if type(op) is Upsert:
+            return self._apply_upsert(op, part, self.clock.now() if now is None else now)
         if isinstance(op, DeleteByKey):
             record = part.records.get(op.key)
             if record is None or not _within(record, op.max_update_sequence_number):
@@ -217,29 +242,29 @@ class DeploymentService:
             part.remove(key)
         return doomed, False
 
-    def _apply_upsert(self, op: Upsert) -> tuple[list[DeploymentKey], bool]:
-        part = self.store.partition(op.site, op.provider)
+    def _apply_upsert(self, op: Upsert, part: Partition, now: float) -> tuple[list[DeploymentKey], bool]:
         incoming = op.deployment
-        old = part.records.get(incoming.key)
+        key = incoming.key
+        old = part.records.get(key)
         if old is not None and old.update_sequence_number >= incoming.update_sequence_number:
             return [], True
-        now = self.clock.now()
         gating = old.gating if old is not None else None
-        site = self.sites.get(op.site)
-        if gating is None and incoming.gating_requested and site is not None:
-            gating = initial_gating(site, incoming, now)
+        if gating is None and incoming.gating_requested:
+            site = self.sites.get(op.site)
+            if site is not None:
+                gating = initial_gating(site, incoming, now)
         part.put(
             StoredDeployment(
-                key=incoming.key,
-                update_sequence_number=incoming.update_sequence_number,
-                body=to_body(incoming.data),
-                properties=op.properties,
-                environment_type=incoming.environment_type,
-                applied_at=now,
-                gating=gating,
+                key,
+                incoming.update_sequence_number,
+                incoming.body,
+                op.properties,
+                incoming.environment_type,
+                now,
+                gating,
             )
         )
-        return [incoming.key], False
+        return [key], False
 
     # -- control ------------------------------------------------------------------------------
 
@@ -315,17 +340,26 @@ def _within(record: StoredDeployment, max_usn: int | None) -> bool:
 
 
 def _split_known(
-    site: Site, deployment: DeploymentInput, unknown_keys: list[str], unknown_groups: dict[str, list[Any]]
+    site: Site,
+    deployment: DeploymentInput,
+    unknown_keys: list[str],
+    unknown_groups: dict[str, list[Any]],
+    memo: dict[tuple[str, Any], bool] | None = None,
 ) -> DeploymentInput | None:
-    """Drop the associations the site does not know (reporting them); None when nothing valid is left."""
+    """Drop the associations the site does not know (reporting them); None when nothing valid is left.
+    ``memo`` keeps the answers for string values across the deployments of one request."""
+    if not site.projects and not site.services:
+        return deployment  # a site without a catalogue knows every value (see "where Jira is silent")
+    if memo is None:
+        memo = {}
     known_keys = []
     for value in deployment.issue_keys:
-        (known_keys if site.knows_issue(value) else unknown_keys).append(value)
+        (known_keys if _knows(site, "issueKeys", value, memo) else unknown_keys).append(value)
     known_groups: list[Association] = []
     for group in deployment.associations:
         keep = []
         for value in group.values:
-            if _knows(site, group.type, value):
+            if _knows(site, group.type, value, memo):
                 keep.append(value)
             else:
                 unknown_groups.setdefault(group.type, []).append(value)
@@ -344,12 +378,17 @@ def _split_known(
         data["associations"] = [{"associationType": g.type, "values": list(g.values)} for g in known_groups]
         if not known_groups:
             del data["associations"]
-    return replace(deployment, data=data, issue_keys=tuple(known_keys), associations=tuple(known_groups))
+    return deployment.with_known(data, tuple(known_keys), tuple(known_groups))
 
 
-def _knows(site: Site, kind: str, value: Any) -> bool:
+def _knows(site: Site, kind: str, value: Any, memo: dict[tuple[str, Any], bool]) -> bool:
     if kind in ISSUE_ASSOCIATION_TYPES:
-        return isinstance(value, str) and site.knows_issue(value)
+        if not isinstance(value, str):
+            return False
+        found = memo.get(("issue", value))
+        if found is None:
+            found = memo[("issue", value)] = site.knows_issue(value)
+        return found
     if kind == SERVICE_ASSOCIATION_TYPE:
         return isinstance(value, str) and site.knows_service(value)
     return True

@@ -189,3 +189,18 @@ def test_strict_mode_lets_risks_through(strict: TestClient) -> None:
     path = key_path("p", "e", 1)
     r = strict.get(path, headers=auth("GET", path))  # a long-lived token is a risk, not a mistake
     assert r.status_code == 404 and "long-lived-jwt" in findings(r)
+
+
+def test_a_retry_spelled_differently_is_not_a_lost_update(client: TestClient, clock: ManualClock) -> None:
+    # the check compares canonical bodies first and falls back to the data when the bytes differ: the same
+    # data with schemaVersion given, then left out (a different key order in the stored body), and a
+    # lower usn, is a retry, not a lost update; a differing value in a nested object is one
+    first = deployment_data("p", "e", 1, usn=5)
+    first["schemaVersion"] = "1.0"
+    first["triggeredBy"] = {"email": "ci@example.com"}
+    submit(client, first)
+    clock.advance(1)
+    retry = {k: v for k, v in first.items() if k != "schemaVersion"} | {"updateSequenceNumber": 4}
+    assert "lost-update" not in findings(submit(client, retry))
+    changed = retry | {"triggeredBy": {"email": "someone@example.com"}}
+    assert "lost-update" in findings(submit(client, changed))

@@ -15,14 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emulator.api import messages
-from emulator.api.schemas import (
-    DeploymentData,
-    RejectedInput,
-    RequestInvalid,
-    Submission,
-    SubmitDeploymentRequest,
-    parse_submission,
-)
+from emulator.api.schemas import DeploymentData, SubmitDeploymentRequest
+from emulator.api.submission import RejectedInput, RequestInvalid, Submission, parse_submission
 from emulator.domain.model import Association, DeploymentInput, DeploymentKey
 from tests import strategies
 

@@ -1,0 +1,232 @@
+"""The submit parser's two paths give one answer.
+
+``parse_valid_submission`` (msgspec, the fast path) may leave any request to the full validator
+(``validate_submission``, pydantic), but whatever it accepts must come out exactly as the full validator
+has it: the same items, the same ``data``, the same stored bytes. These tests hold it to that on
+valid requests, on damaged ones and on unusual spellings, and check that plain valid requests do take
+the fast path (else the fast path could silently rot into "always None").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.api.schemas import validate_submission
+from emulator.api.submission import RequestInvalid, Submission, parse_submission, parse_valid_submission
+from emulator.domain.model import DeploymentInput, to_body
+from tests import strategies
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def full(body: bytes) -> Submission | RequestInvalid:
+    try:
+        return validate_submission(body)
+    except RequestInvalid as invalid:
+        return invalid
+
+
+def outcome(parse: Any, body: bytes) -> Submission | list[str]:
+    """A parser's answer in a comparable form: the Submission, or the 400's messages."""
+    try:
+        return parse(body)  # type: ignore[no-any-return]
+    except RequestInvalid as invalid:
+        return invalid.messages
+
+
+def assert_same(fast: Submission, slow: Submission | RequestInvalid) -> None:
+    assert isinstance(slow, Submission), f"the fast path accepted what the full validator refuses: {slow}"
+    assert fast.properties == slow.properties
+    assert fast.provider_metadata == slow.provider_metadata
+    assert fast.deprecated_issue_keys_used == slow.deprecated_issue_keys_used
+    assert len(fast.items) == len(slow.items)
+    for mine, theirs in zip(fast.items, slow.items, strict=True):
+        assert isinstance(theirs, DeploymentInput), theirs
+        assert isinstance(mine, DeploymentInput)
+        assert mine == theirs  # key, updateSequenceNumber, data, environment type, associations, gating
+        assert mine.body == to_body(theirs.data)  # the stored bytes, key order included
+        assert list(mine.data) == list(theirs.data)
+        assert mine.last_updated == theirs.last_updated == theirs.data["lastUpdated"]
+
+
+def encode(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def request(deployments: list[Any], **extra: Any) -> bytes:
+    return encode({"deployments": deployments, **extra})
+
+
+properties = st.dictionaries(
+    st.text(min_size=1, max_size=20).filter(lambda k: k[0] not in ":_" and ":" not in k),
+    st.text(max_size=40),
+    max_size=5,
+)
+
+
+@SETTINGS
+@given(st.lists(strategies.deployment_data(), min_size=1, max_size=4), properties, st.booleans())
+def test_valid_requests_take_the_fast_path_and_match_the_full_validator(
+    deployments: list[dict[str, Any]], props: dict[str, str], with_metadata: bool
+) -> None:
+    extra: dict[str, Any] = {"properties": props}
+    if with_metadata:
+        extra["providerMetadata"] = {"product": "ci 1.0"}
+    body = request(deployments, **extra)
+    fast = parse_valid_submission(body)
+    assert fast is not None, "a plainly spelled valid request left the fast path"
+    assert_same(fast, full(body))
+
+
+@SETTINGS
+@given(st.lists(strategies.damaged_deployment_data() | strategies.deployment_data(), min_size=1, max_size=3))
+def test_whatever_the_fast_path_accepts_the_full_validator_accepts_alike(deployments: list[dict[str, Any]]) -> None:
+    body = request(deployments)
+    fast = parse_valid_submission(body)
+    if fast is not None:
+        assert_same(fast, full(body))
+    # and the entry point always answers as the full validator does
+    assert outcome(parse_submission, body) == outcome(validate_submission, body)
+
+
+def valid() -> dict[str, Any]:
+    return {
+        "deploymentSequenceNumber": 7,
+        "updateSequenceNumber": 3,
+        "associations": [{"associationType": "issueIdOrKeys", "values": ["ABC-1"]}],
+        "displayName": "d",
+        "url": "https://ci.example.com/1",
+        "description": "x",
+        "lastUpdated": "2026-01-01T00:00:00Z",
+        "state": "successful",
+        "pipeline": {"id": "p", "displayName": "P", "url": "https://ci.example.com"},
+        "environment": {"id": "e", "displayName": "E", "type": "production"},
+    }
+
+
+UNUSUAL = {
+    # each is valid (or a per-item rejection) for the full validator, spelled so the fast path must step aside
+    "unknown key": lambda d: d.update(extra=1),
+    "unknown nested key": lambda d: d["pipeline"].update(extra=1),
+    "null optional": lambda d: d.update(label=None),
+    "null required": lambda d: d.update(state=None),
+    "int64 as string": lambda d: d.update(updateSequenceNumber="3"),
+    "int64 as float": lambda d: d.update(updateSequenceNumber=3.0),
+    "bad uri": lambda d: d.update(url="not a uri"),
+    "host-less https": lambda d: d.update(url="https://"),
+    "bad date": lambda d: d.update(lastUpdated="2026-02-30T00:00:00Z"),
+    "no links": lambda d: d.pop("associations"),
+    "issue key with newline": lambda d: d.update(issueKeys=["ABC-1\n"]),
+    "too many values in total": lambda d: d.update(
+        associations=[
+            {"associationType": "serviceIdOrKeys", "values": [str(i) for i in range(300)]},
+            {"associationType": "serviceIdOrKeys", "values": [str(i) for i in range(201)]},
+        ]
+    ),
+    "empty values": lambda d: d.update(associations=[{"associationType": "commit", "values": []}]),
+    "255 astral characters": lambda d: d.update(displayName="🚀" * 255),
+}
+
+
+@pytest.mark.parametrize("change", UNUSUAL.values(), ids=UNUSUAL.keys())
+def test_unusual_spellings_are_left_to_the_full_validator_or_agree(change: Any) -> None:
+    data = valid()
+    change(data)
+    body = request([data])
+    fast = parse_valid_submission(body)
+    if fast is not None:
+        assert_same(fast, full(body))
+    assert outcome(parse_submission, body) == outcome(validate_submission, body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        request([valid()]).replace(b'"d"', b'"\\ud800"'),  # a lone surrogate escape
+        request([valid()]).replace(b'"deploymentSequenceNumber":7', b'"deploymentSequenceNumber":' + b"7" * 1200),
+        request([valid()]) + b" x",
+        b"[]",
+        b'{"deployments":[]}',
+        request([valid()] * 101),
+        request([valid()], properties={"_hidden": "x"}),
+        request([valid()], properties={str(i): "v" for i in range(6)}),
+        request([valid()], providerMetadata={"product": 1}),
+    ],
+)
+def test_requests_that_are_a_400_never_take_the_fast_path(body: bytes) -> None:
+    assert parse_valid_submission(body) is None
+    with pytest.raises(RequestInvalid):
+        parse_submission(body)
+
+
+def test_a_byte_order_mark_is_left_to_the_full_validator_which_skips_it() -> None:
+    body = b"\xef\xbb\xbf" + request([valid()])
+    assert parse_valid_submission(body) is None
+    assert outcome(parse_submission, body) == outcome(validate_submission, request([valid()]))
+
+
+def test_duplicate_keys_keep_the_last_value_on_both_paths() -> None:
+    body = request([valid()]).replace(b'"state":"successful"', b'"state":"pending","state":"failed"')
+    fast = parse_valid_submission(body)
+    assert fast is not None
+    assert_same(fast, full(body))
+    assert fast.items[0].data["state"] == "failed"  # type: ignore[union-attr]
+
+
+def test_schema_version_sits_where_the_full_validator_puts_it() -> None:
+    given_version = {**valid(), "schemaVersion": "1.0", "triggeredBy": {"email": "a@b.c"}}
+    absent = {**valid(), "triggeredBy": {"email": "a@b.c"}}
+    for data in (given_version, absent):
+        body = request([data])
+        fast = parse_valid_submission(body)
+        assert fast is not None
+        assert_same(fast, full(body))
+    assert list(json.loads(parse_valid_submission(request([absent])).items[0].body))[-1] == "schemaVersion"  # type: ignore[union-attr]
+
+
+def test_the_full_validator_is_not_imported_for_a_valid_request() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from emulator.api.submission import parse_submission\n"
+        f"parse_submission({request([valid()])!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pydantic', 'emulator.api.schemas')))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_a_value_checked_as_a_url_is_still_checked_as_a_date_time() -> None:
+    # the fast path remembers the values it found valid within a request, one memory per check
+    first = valid()
+    second = {**valid(), "deploymentSequenceNumber": 8, "lastUpdated": first["url"]}
+    body = request([first, second])
+    assert parse_valid_submission(body) is None
+    items = parse_submission(body).items
+    assert isinstance(items[0], DeploymentInput) and not isinstance(items[1], DeploymentInput)
+
+
+def test_associations_are_made_on_first_use_and_equal_the_full_validators() -> None:
+    data = {
+        **valid(),
+        "associations": [
+            {"associationType": "commit", "values": [{"commitHash": "a" * 40, "repositoryId": "r"}]},
+            {"associationType": "repository", "values": [{"repositoryId": "r"}]},
+            {"associationType": "serviceIdOrKeys", "values": ["svc"]},
+        ],
+    }
+    body = request([data])
+    fast = parse_valid_submission(body)
+    assert fast is not None
+    item = fast.items[0]
+    assert isinstance(item, DeploymentInput)
+    assert not isinstance(item._associations, tuple)  # not made yet
+    assert_same(fast, full(body))
+    assert item.associations == item.associations and isinstance(item._associations, tuple)
