@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +16,21 @@ BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
 FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
 
 
-@dataclass(slots=True)
+# The fields a caller may leave out (findings, when left out, are a new empty list)
+_DEFAULTS: dict[str, Any] = {
+    "request_body": None,  # clipped to BODY_KEPT bytes; decoded only when read
+    "response_body": None,
+    "request_size": 0,
+    "response_size": 0,
+}
+
+
 class Entry:
+    """One journalled call. Recording one is on every call's path and reading one is rare, so an entry
+    keeps the fields it was recorded with as they came (one dict) and looks them up when read."""
+
+    __slots__ = ("_fields", "id")
+
     id: int
     time: float
     method: str
@@ -30,12 +42,36 @@ class Entry:
     status: int
     latency_ms: float
     reason: str | None
-    touched: list[dict[str, Any]]
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    request_body: bytes | None = None  # clipped to BODY_KEPT bytes; decoded only when read
-    response_body: bytes | None = None
-    request_size: int = 0
-    response_size: int = 0
+    touched: list[dict[str, Any]]  # recorded as key tuples (or objects), read as objects
+    findings: list[dict[str, Any]]
+    request_body: bytes | None
+    response_body: bytes | None
+    request_size: int
+    response_size: int
+
+    def __init__(self, id: int, fields: dict[str, Any]) -> None:
+        self.id = id
+        self._fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for what is not a slot, i.e. every recorded field (and "_fields" of an entry made
+        # without __init__, by copy or pickle, which must not recurse)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            value = self._fields[name]
+        except KeyError:
+            pass
+        else:
+            return _touched_json(value) if name == "touched" else value
+        if name == "findings":
+            return []
+        if name in _DEFAULTS:
+            return _DEFAULTS[name]
+        raise AttributeError(f"journal entry has no field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Entry(id={self.id}, {', '.join(f'{k}={v!r}' for k, v in self._fields.items())})"
 
     def to_json(self, *, bodies: bool = False) -> dict[str, Any]:
         out = {
@@ -57,6 +93,17 @@ class Entry:
             out["requestBody"] = _text(self.request_body, self.request_size)
             out["responseBody"] = _text(self.response_body, self.response_size)
         return out
+
+
+def _touched_json(keys: list[Any]) -> list[dict[str, Any]]:
+    """Touched deployments are recorded as their keys, (pipelineId, environmentId, deploymentSequenceNumber)
+    tuples, and shown as objects: a submit touches up to 100, and most entries are never read."""
+    return [
+        key
+        if isinstance(key, dict)
+        else {"pipelineId": key[0], "environmentId": key[1], "deploymentSequenceNumber": key[2]}
+        for key in keys
+    ]
 
 
 def iso(epoch: float) -> str:
@@ -101,9 +148,10 @@ class Journal:
         self.dropped = 0
 
     def record(self, **fields: Any) -> Entry:
+        """Journal one call; ``fields`` are Entry's (time, method, path, ... response_size)."""
         if len(self._entries) == self.capacity:
             self.dropped += 1
-        entry = Entry(id=next(self._ids), **fields)
+        entry = Entry(next(self._ids), fields)
         self._entries.append(entry)
         return entry
 

@@ -110,6 +110,31 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of a header (``name`` lower-case, as ASGI servers give names), like
+    ``request.headers.get`` without building the Headers object."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+class JSONBytes(Response):
+    """``Response(body, media_type="application/json")`` for a body already serialised: the same status,
+    headers (content-length, content-type) and body, without Starlette's generic header assembly."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), _JSON_CONTENT_TYPE]
+
+
 def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
     return {
         "pipelineId": key.pipeline_id,
@@ -191,7 +216,7 @@ class JiraSurface:
         return errors.error_response(status, messages, reason=reason)
 
     async def dispatch(self, request: Request, call: Call) -> Response:
-        host = request.headers.get("host", "")
+        host = header(request, b"host") or ""
         site, context_path = self.service.sites.resolve(host, call.raw_path)
         relative = call.raw_path[len(context_path) :] or "/"
         try:
@@ -217,11 +242,12 @@ class JiraSurface:
         elif site is None:
             return self.refuse(call, 404, errors.NO_RESOURCE, "no site is configured for this request")
         call.site = site.name
+        now = self.service.clock.now()
         try:
             if found.family == "gateway":
-                provider = self.authenticate_gateway(request, site, call)
+                provider = self.authenticate_gateway(request, site, call, now)
             else:
-                provider = self.authenticate(request, site, relative, call, operation)
+                provider = self.authenticate(request, site, relative, call, operation, now)
         except AuthError as refusal:
             message = errors.UNAUTHORIZED if refusal.status == 401 else errors.FORBIDDEN.format(scope=SCOPE[operation])
             return self.refuse(call, refusal.status, message, refusal.reason)
@@ -229,9 +255,10 @@ class JiraSurface:
             call.reason = refusal.reason
             text = "Unauthorized" if refusal.status == 401 else "Forbidden"
             return errors.gateway_error(refusal.status, text, reason=refusal.reason)
-        injected = await self.inject(request, call, found.family)
-        if injected is not None:
-            return injected
+        if self.rate_limits.sites() or self.faults.rules():  # nothing to look up otherwise
+            injected = await self.inject(request, call, found.family, now)
+            if injected is not None:
+                return injected
         refusal = self.note(call, call.found)
         if refusal is not None:
             return refusal
@@ -246,6 +273,8 @@ class JiraSurface:
 
     def note(self, call: Call, findings: list[Finding]) -> Response | None:
         """Keep findings for the call (``call.found`` may already hold them); in strict mode a mistake is a 400."""
+        if not findings:
+            return None
         if findings is not call.found:
             call.found.extend(findings)
         mistakes = [f for f in findings if f.kind == "mistake"]
@@ -254,9 +283,10 @@ class JiraSurface:
         messages = [f.strict_message() for f in mistakes]
         return self.refuse(call, 400, messages, "strict mode: " + ", ".join(f.rule for f in mistakes))
 
-    async def inject(self, request: Request, call: Call, family: str) -> Response | None:
+    async def inject(self, request: Request, call: Call, family: str, now: float | None = None) -> Response | None:
         """A site's rate limit, then the first matching fault rule: an answer, a delay, or a dropped connection."""
-        now = self.service.clock.now()
+        if now is None:
+            now = self.service.clock.now()
         wait = self.rate_limits.check(call.site or "", now)
         if wait > 0:
             call.reason = f"rate limit of site '{call.site}': next token in {wait:.3f} s"
@@ -295,7 +325,7 @@ class JiraSurface:
         message = text.format(scope=SCOPE.get(call.operation or "", "READ"))
         return errors.error_response(rule.status, message, reason=call.reason, trace_id=trace_id, headers=headers)
 
-    def authenticate_gateway(self, request: Request, site: Site, call: Call) -> Provider:
+    def authenticate_gateway(self, request: Request, site: Site, call: Call, now: float | None = None) -> Provider:
         """OAuth 2.0 bearer token of a client installed on the site named by the path's cloudId."""
 
         def secret_for(client_id: str, cloud_id: str) -> str | None:
@@ -304,7 +334,9 @@ class JiraSurface:
             return None if client is None else client.client_secret
 
         verified = verify_access_token(
-            request.headers.get("authorization"), secret_for=secret_for, now=self.service.clock.now()
+            header(request, b"authorization"),
+            secret_for=secret_for,
+            now=self.service.clock.now() if now is None else now,
         )
         call.provider = Provider("oauth", verified.client_id)
         if verified.cloud_id != site.cloud_id:
@@ -317,36 +349,39 @@ class JiraSurface:
             )
         return call.provider
 
-    def authenticate(self, request: Request, site: Site, relative: str, call: Call, operation: str) -> Provider:
+    def authenticate(
+        self, request: Request, site: Site, relative: str, call: Call, operation: str, now: float | None = None
+    ) -> Provider:
+        apps = site.connect_apps
+
         def secret_for(app_key: str) -> str | None:
-            app = site.connect_apps.get(app_key)
+            app = apps.get(app_key)
             return None if app is None else app.shared_secret
 
         verified = verify_connect_request(
-            request.headers.get("authorization"),
+            header(request, b"authorization"),
             method=call.method,
             raw_path=relative,
             raw_query=call.raw_query,
             secret_for=secret_for,
-            now=self.service.clock.now(),
+            now=self.service.clock.now() if now is None else now,
             cache=self.token_cache,
         )
-        app = site.connect_apps[verified.app_key]
-        call.provider = app.provider
+        app = apps[verified.app_key]
+        call.provider = provider = app.provider
         claims = verified.claims
-        lifetime = (
-            claims["exp"] - claims["iat"]
-            if all(isinstance(claims.get(c), int | float) for c in ("exp", "iat"))
-            else None
-        )
-        call.found.extend(self.contract.token(verified.qsh_form, lifetime))
+        exp, iat = claims.get("exp"), claims.get("iat")
+        lifetime = exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
+        found = self.contract.token(verified.qsh_form, lifetime)
+        if found:
+            call.found.extend(found)
         if not app.has_deployment_module:
             raise AuthError(403, f"app '{app.key}' does not declare the jiraDeploymentInfoProvider module")
         needed = SCOPE[operation]
         if not scope_satisfies(app.scopes, needed):
             granted = ", ".join(sorted(app.scopes)) or "none"
             raise AuthError(403, f"app '{app.key}' lacks the {needed} scope (it has: {granted})")
-        return app.provider
+        return provider
 
     # -- operations --------------------------------------------------------------------------
 
@@ -408,7 +443,7 @@ class JiraSurface:
                 caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider"
             )
         caller.call.touched = [record.key]
-        return Response(record.body, media_type="application/json")
+        return JSONBytes(record.body)
 
     def _usn_bound(self, request: Request) -> tuple[int | None, str | None]:
         values = request.query_params.getlist("_updateSequenceNumber")

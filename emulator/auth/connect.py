@@ -43,6 +43,9 @@ _CLIENT_KEY_LIKE = re.compile(
     r"jira:.*|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE | re.DOTALL
 )
 _SHOW_LIMIT = 80
+_HS256_KEY_BYTES = 32  # PyJWT warns (InsecureKeyLengthWarning) about HS256 keys shorter than its digest
+# Requests longer than this (header, path and query) are verified without the request cache: it keeps them.
+_REQUEST_KEY_CHARS = 16 * 1024
 
 
 class AuthError(Exception):
@@ -58,16 +61,21 @@ class AuthError(Exception):
 
 
 class TokenCache:
-    """Tokens whose signature and claims PyJWT has already verified, by token, with the secret used.
+    """Tokens whose signature and claims PyJWT has already verified, by token, with the secret used; and
+    whole verified requests, by (Authorization header, method, raw path, raw query).
 
-    A hit skips only the signature check, and only while the app's secret is unchanged; lifetimes and
+    A token hit skips only the signature check, and only while the app's secret is unchanged; lifetimes and
     the qsh are still checked on every request, so nothing expired or replayed elsewhere gets through.
+    A request hit also skips the qsh computation: the qsh is a pure function of the token's claims and of the
+    method, path and query, all of which are the key; the secret is compared and the lifetime checked anew
+    on every request all the same.
     Bounded (least recently used goes first), and owned by one emulator: nothing global.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._entries: OrderedDict[str, tuple[str, str, dict[str, Any]]] = OrderedDict()
+        self._requests: OrderedDict[tuple[str, str, str, str], _VerifiedRequest] = OrderedDict()
 
     def get(self, token: str) -> tuple[str, str, dict[str, Any]] | None:
         entry = self._entries.get(token)
@@ -80,6 +88,21 @@ class TokenCache:
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
+    def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
+        entry = self._requests.get(key)
+        if entry is not None:
+            self._requests.move_to_end(key)
+        return entry
+
+    def put_request(self, key: tuple[str, str, str, str], entry: _VerifiedRequest) -> None:
+        self._requests[key] = entry
+        if len(self._requests) > self.size:
+            self._requests.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._requests.clear()
+
 
 @dataclass(frozen=True)
 class VerifiedToken:
@@ -88,6 +111,17 @@ class VerifiedToken:
     app_key: str
     claims: dict[str, Any]
     qsh_form: Literal["raw", "decoded"]
+
+
+@dataclass(frozen=True, slots=True)
+class _VerifiedRequest:
+    """A request whose token passed every check: what a later identical request needs to be re-checked."""
+
+    secret: str  # the app's sharedSecret the signature was verified with
+    iat: float
+    exp: float
+    nbf: float | None
+    verified: VerifiedToken
 
 
 def parse_jwt_authorization(header: str | None) -> str:
@@ -123,17 +157,36 @@ def verify_connect_request(
 
     Only the Authorization header counts: a ``?jwt=`` query parameter is never taken as the token.
     """
+    key = None
+    if cache is not None and authorization is not None and _short(authorization, raw_path, raw_query):
+        key = (authorization, method, raw_path, raw_query)
+        seen = cache.request(key)
+        if seen is not None and secret_for(seen.verified.app_key) == seen.secret:
+            if seen.exp < now - leeway or seen.iat > now + leeway or (seen.nbf is not None and seen.nbf > now + leeway):
+                _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
+            return seen.verified
     token = _token_from_header(authorization, raw_query)
     hit = cache.get(token) if cache is not None else None
     if hit is not None and secret_for(hit[0]) == hit[1]:
-        app_key, _, claims = hit
+        app_key, secret, claims = hit
     else:
         app_key, claims = _verify(token, secret_for)
+        secret = secret_for(app_key) or ""
         if cache is not None:
-            cache.put(token, app_key, secret_for(app_key) or "", claims)
+            cache.put(token, app_key, secret, claims)
     _check_times(claims, now, leeway)
     qsh_form = _check_qsh(claims["qsh"], method, raw_path, raw_query)
-    return VerifiedToken(app_key=app_key, claims=claims, qsh_form=qsh_form)
+    verified = VerifiedToken(app_key=app_key, claims=claims, qsh_form=qsh_form)
+    if cache is not None and key is not None:
+        nbf = _epoch_claim(claims, "nbf") if "nbf" in claims else None
+        cache.put_request(
+            key, _VerifiedRequest(secret, _epoch_claim(claims, "iat"), _epoch_claim(claims, "exp"), nbf, verified)
+        )
+    return verified
+
+
+def _short(authorization: str, raw_path: str, raw_query: str) -> bool:
+    return len(authorization) + len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS
 
 
 def _verify(token: str, secret_for: Callable[[str], str | None]) -> tuple[str, dict[str, Any]]:
@@ -241,7 +294,10 @@ def _unknown_issuer_reason(iss: str) -> str:
 
 def _verified_claims(token: str, secret: str, app_key: str) -> dict[str, Any]:
     try:
+        if len(secret.encode()) >= _HS256_KEY_BYTES:
+            return jwt.decode(token, secret, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
         # Short fixture secrets make PyJWT warn on every request; the secret is the site's, not the caller's.
+        # (Only then: entering catch_warnings costs more than the rest of the call.)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
             return jwt.decode(token, secret, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
@@ -259,15 +315,18 @@ def _verified_claims(token: str, secret: str, app_key: str) -> dict[str, Any]:
 def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
     iat = _epoch_claim(claims, "iat")
     exp = _epoch_claim(claims, "exp")
-    window = f"now {_number(now)} (leeway {leeway} s)"
     if exp < now - leeway:
-        raise AuthError(401, f"token expired at {_number(exp)}, {window}")
+        raise AuthError(401, f"token expired at {_number(exp)}, {_window(now, leeway)}")
     if "nbf" in claims:
         nbf = _epoch_claim(claims, "nbf")
         if nbf > now + leeway:
-            raise AuthError(401, f"token not valid before {_number(nbf)} (nbf), {window}")
+            raise AuthError(401, f"token not valid before {_number(nbf)} (nbf), {_window(now, leeway)}")
     if iat > now + leeway:
-        raise AuthError(401, f"token issued in the future: iat {_number(iat)}, {window}")
+        raise AuthError(401, f"token issued in the future: iat {_number(iat)}, {_window(now, leeway)}")
+
+
+def _window(now: float, leeway: int) -> str:
+    return f"now {_number(now)} (leeway {leeway} s)"
 
 
 def _epoch_claim(claims: dict[str, Any], name: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 HIERARCHY = ("READ", "WRITE", "DELETE", "PROJECT_ADMIN", "ADMIN")
 
@@ -22,6 +23,13 @@ def scope_satisfies(granted: Iterable[str], required: str) -> bool:
     needed = _RANK.get(normalize_scope(required))
     if needed is None:
         raise ValueError(f"unknown required scope {required!r}; expected one of {', '.join(HIERARCHY)}")
+    if isinstance(granted, frozenset):  # what installed apps hold: the answer is remembered
+        return _satisfies(granted, needed)
+    return any(_rank(scope) >= needed for scope in granted)
+
+
+@lru_cache(maxsize=1024)
+def _satisfies(granted: frozenset[object], needed: int) -> bool:
     return any(_rank(scope) >= needed for scope in granted)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from emulator.domain.model import Provider
@@ -67,11 +68,11 @@ class Site:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.base_url).netloc or "").lower()
+        return _split_base_url(self.base_url)[0]
 
     @property
     def context_path(self) -> str:
-        return urlsplit(self.base_url).path.rstrip("/")
+        return _split_base_url(self.base_url)[1]
 
     def knows_issue(self, value: str) -> bool:
         """Whether an issue key (or numeric id) exists here; see the README's "where Jira is silent"."""
@@ -92,6 +93,14 @@ class Site:
     def next_change_request(self) -> str:
         self.change_requests += 1
         return f"{self.gating.change_project}-{self.change_requests}"
+
+
+@lru_cache(maxsize=1024)
+def _split_base_url(base_url: str) -> tuple[str, str]:
+    """(host, context path) of a base URL; every request resolves its site with these, so they are
+    computed once per URL, not per request."""
+    parts = urlsplit(base_url)
+    return (parts.netloc or "").lower(), parts.path.rstrip("/")
 
 
 class SiteRegistry:

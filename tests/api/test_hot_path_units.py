@@ -1,0 +1,74 @@
+"""Units of the hot path: remembered path matches and the journal's lazily read entries."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from emulator.api.routing import PathEncodingError, match
+from emulator.journal import Entry, Journal
+
+DEPLOYMENT = "/rest/deployments/0.1/pipelines/team%2Fapp/environments/e/deployments/7"
+
+
+def test_a_remembered_match_is_the_same_match() -> None:
+    first = match(DEPLOYMENT)
+    assert first is not None and first == match(DEPLOYMENT)
+    assert (first.pipeline_id, first.environment_id, first.sequence_number) == ("team/app", "e", "7")
+    assert first.operations == {"GET": "getDeploymentByKey", "DELETE": "deleteDeploymentByKey"}
+
+
+def test_a_bad_encoding_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(PathEncodingError):
+            match("/rest/deployments/0.1/pipelines/%FF/environments/e/deployments/1")
+
+
+def test_a_long_path_is_matched_without_being_remembered() -> None:
+    long_id = "x" * 5000
+    found = match(f"/rest/deployments/0.1/pipelines/{long_id}/environments/e/deployments/1")
+    assert found is not None and found.pipeline_id == long_id
+    assert match("/rest/deployments/0.1/" + "y" * 5000) is None
+
+
+def record(journal: Journal, **extra: object) -> Entry:
+    fields = dict(
+        time=0.0,
+        method="GET",
+        path="/p",
+        query="",
+        operation="getDeploymentByKey",
+        site="main",
+        provider="connect:app",
+        status=200,
+        latency_ms=1.23456,
+        reason=None,
+        touched=[],
+    )
+    return journal.record(**{**fields, **extra})
+
+
+def test_an_entry_reads_its_fields_and_defaults() -> None:
+    journal = Journal(2)
+    entry = record(journal)
+    assert (entry.id, entry.method, entry.status, entry.reason) == (1, "GET", 200, None)
+    assert (entry.findings, entry.request_body, entry.response_body, entry.request_size) == ([], None, None, 0)
+    assert entry.to_json()["latencyMs"] == 1.235
+    assert entry.to_json(bodies=True)["responseBody"] is None
+    with pytest.raises(AttributeError):
+        entry.no_such_field  # noqa: B018
+    assert not hasattr(entry, "_private")
+
+
+def test_entries_filter_copy_and_drop_as_before() -> None:
+    journal = Journal(2)
+    record(journal, status=404)
+    record(journal, status=200, response_body=b"abc", response_size=10)
+    third = record(journal, method="DELETE", status=202)
+    assert journal.dropped == 1 and [e.id for e in journal] == [2, 3]
+    assert [e.id for e in journal.query({"status": "2xx"})] == [3, 2]
+    assert [e.id for e in journal.query({"method": "delete"})] == [3]
+    assert journal.get(2).to_json(bodies=True)["responseBody"] == "abc... (10 bytes in all)"  # type: ignore[union-attr]
+    assert copy.copy(third).to_json() == third.to_json()
+    assert copy.deepcopy(third).to_json() == third.to_json()

@@ -1,0 +1,127 @@
+"""The request cache of TokenCache: a repeated request skips the signature and the qsh computation, and
+nothing else. Lifetimes, the app's secret and install state are checked on every request; anything that
+differs (method, path, query, header) is verified from scratch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from emulator.auth.connect import AuthError, TokenCache, VerifiedToken, verify_connect_request
+from emulator.auth.qsh import query_string_hash
+
+NOW = 1_750_000_000
+SECRET = "s" * 40
+
+
+def header(method: str = "GET", path: str = "/a", query: str = "", **claims: Any) -> str:
+    payload = {"iss": "app", "iat": NOW, "exp": NOW + 60, "qsh": query_string_hash(method, path, query), **claims}
+    return "JWT " + jwt.encode(payload, SECRET, "HS256")
+
+
+class Verifier:
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {"app": SECRET}
+        self.cache = TokenCache(size=8)
+
+    def __call__(
+        self, authorization: str, method: str = "GET", path: str = "/a", query: str = "", at: float = NOW
+    ) -> VerifiedToken:
+        return verify_connect_request(
+            authorization,
+            method=method,
+            raw_path=path,
+            raw_query=query,
+            secret_for=self.secrets.get,
+            now=at,
+            cache=self.cache,
+        )
+
+
+def test_a_repeated_request_is_a_hit_with_the_same_answer() -> None:
+    verify, auth = Verifier(), header()
+    first = verify(auth)
+    assert verify.cache.request((auth, "GET", "/a", "")) is not None
+    assert verify(auth) == first
+    assert first.app_key == "app" and first.qsh_form == "raw"
+
+
+@pytest.mark.parametrize(
+    ("claims", "at", "reason"),
+    [
+        ({}, NOW + 91, "expired"),
+        ({}, NOW - 31, "issued in the future"),
+        ({"nbf": NOW + 40}, NOW, "not valid before"),
+    ],
+    ids=["expired", "iat-in-future", "nbf"],
+)
+def test_lifetimes_are_checked_on_every_hit(claims: dict[str, Any], at: float, reason: str) -> None:
+    verify, auth = Verifier(), header(**claims)
+    verify(auth, at=NOW + 15)  # valid then: cached
+    with pytest.raises(AuthError, match=reason):
+        verify(auth, at=at)
+    verify(auth, at=NOW + 15)  # a refusal does not evict a token that is valid at other times
+
+
+@pytest.mark.parametrize(("method", "path", "query"), [("DELETE", "/a", ""), ("GET", "/b", ""), ("GET", "/a", "x=1")])
+def test_the_same_token_on_another_request_is_checked_against_that_request(method: str, path: str, query: str) -> None:
+    verify, auth = Verifier(), header()
+    verify(auth)
+    with pytest.raises(AuthError, match="qsh mismatch"):
+        verify(auth, method, path, query)
+    assert verify(auth, "GET", "/a/", "").app_key == "app"  # one trailing slash is not part of the canonical URI
+
+
+def test_a_new_secret_or_an_uninstalled_app_is_no_hit() -> None:
+    verify, auth = Verifier(), header()
+    verify(auth)
+    verify.secrets["app"] = "t" * 40  # re-installed with a new secret
+    with pytest.raises(AuthError, match="bad signature"):
+        verify(auth)
+    del verify.secrets["app"]  # uninstalled
+    with pytest.raises(AuthError, match="not an app installed"):
+        verify(auth)
+    verify.secrets["app"] = SECRET  # back with the old secret: the token is good again
+    assert verify(auth).app_key == "app"
+
+
+def test_refusals_are_not_cached() -> None:
+    verify, auth = Verifier(), header(path="/b")
+    with pytest.raises(AuthError, match="qsh mismatch"):
+        verify(auth)
+    assert verify.cache.request((auth, "GET", "/a", "")) is None
+
+
+def test_the_decoded_form_is_remembered_as_decoded() -> None:
+    verify, auth = Verifier(), header(path="/team/app")
+    assert verify(auth, path="/team%2Fapp").qsh_form == "decoded"
+    assert verify(auth, path="/team%2Fapp").qsh_form == "decoded"
+
+
+def test_bounded_least_recently_used_first() -> None:
+    verify = Verifier()
+    verify.cache = TokenCache(size=2)
+    auths = [header(path=f"/{i}") for i in range(3)]
+    for i, auth in enumerate(auths):
+        verify(auth, path=f"/{i}")
+    assert verify.cache.request((auths[0], "GET", "/0", "")) is None
+    assert verify.cache.request((auths[2], "GET", "/2", "")) is not None
+
+
+def test_very_long_requests_are_verified_without_the_request_cache() -> None:
+    verify = Verifier()
+    query = "x=" + "y" * 20_000
+    auth = header(query=query)
+    assert verify(auth, query=query).app_key == "app"
+    assert verify.cache.request((auth, "GET", "/a", query)) is None
+    assert verify(auth, query=query).app_key == "app"
+
+
+def test_clear_forgets_everything() -> None:
+    verify, auth = Verifier(), header()
+    verify(auth)
+    verify.cache.clear()
+    assert verify.cache.request((auth, "GET", "/a", "")) is None
+    assert verify.cache.get(auth.removeprefix("JWT ")) is None
