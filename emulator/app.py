@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulator.api.gateway import GatewayHandlers
 from emulator.api.handlers import Call, JiraSurface
 from emulator.config import Settings
+from emulator.control.routes import deferred
 from emulator.control.routes import routes as control_routes
-from emulator.control.views import key_json
 from emulator.domain.clock import Clock, SystemClock
 from emulator.domain.service import DeploymentService
 from emulator.faults import FaultSet
 from emulator.fixtures import load_fault_rules, load_fixtures
 from emulator.journal import Journal, clip
 from emulator.logs import CallLogger
-from emulator.persistence import DurableState
+
+if TYPE_CHECKING:
+    from emulator.api.gateway import GatewayHandlers
+    from emulator.persistence import DurableState
 
 log = logging.getLogger("emulator")
 
@@ -58,13 +61,21 @@ class Emulator:
             for rule in load_fault_rules(settings.faults):
                 self.jira.faults.add(rule)
         self.jira.observers += [self.record, CallLogger(settings.log_format)]
-        self.gateway = GatewayHandlers(self.service, token_ttl=settings.oauth_token_ttl)
         self.durable: DurableState | None = None
         if settings.data_dir:
+            from emulator.persistence import DurableState  # only with --data-dir
+
             self.durable = DurableState(settings.data_dir, self.service)
             restored = self.durable.open()
             log.info("durable state in %s: restored %s", settings.data_dir, restored)
         self.ready = False
+
+    @functools.cached_property
+    def gateway(self) -> GatewayHandlers:
+        """The OAuth token endpoint and ``/_edge/tenant_info``, built (and imported) on their first call."""
+        from emulator.api.gateway import GatewayHandlers
+
+        return GatewayHandlers(self.service, token_ttl=self.settings.oauth_token_ttl)
 
     def record(self, call: Call) -> None:
         self.journal.record(
@@ -78,7 +89,7 @@ class Emulator:
             status=call.status,
             latency_ms=call.latency_ms,
             reason=call.reason,
-            touched=[key_json(k) for k in call.touched],
+            touched=call.touched,  # keys; the journal shows them as objects when read
             findings=call.findings,
             request_body=clip(call.request_body),
             response_body=clip(call.response_body),
@@ -143,12 +154,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 applied = emulator.service.flush()
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
 
+    gateway = deferred(lambda: emulator.gateway)
     app = EmulatorApp(
         routes=[
             *control_routes(emulator),
             Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/oauth/token", emulator.gateway.token, methods=["POST"]),
-            Route("/_edge/tenant_info", emulator.gateway.tenant_info, methods=["GET"]),
+            Route("/oauth/token", gateway("token"), methods=["POST"]),
+            Route("/_edge/tenant_info", gateway("tenant_info"), methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -53,18 +53,22 @@ def serve(args: argparse.Namespace) -> int:
     from emulator.app import create_app
     from emulator.faults import FaultSpecError
     from emulator.fixtures import FixtureError
-    from emulator.persistence import PersistenceError
 
     try:
         settings = config.load(args)
     except ValueError as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return 2
+    startup_errors: tuple[type[Exception], ...] = (FixtureError, FaultSpecError)
+    if settings.data_dir:  # the durable state's module is imported only when there is one
+        from emulator.persistence import PersistenceError
+
+        startup_errors += (PersistenceError,)
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except (FixtureError, PersistenceError, FaultSpecError) as exc:
+    except startup_errors as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was

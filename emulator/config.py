@@ -13,6 +13,8 @@ ENV_PREFIX = "EMULATOR_"
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every runtime option (each is a flag and an ``EMULATOR_*`` variable; see ``HELP``)."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     fixtures: str | None = None  # file or folder; None: the built-in default site

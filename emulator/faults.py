@@ -9,17 +9,18 @@ event loop, so no lock is needed. Rate limits are off until a site is given one 
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from msgspec import Meta, Struct
+from msgspec.structs import asdict
+
+if TYPE_CHECKING:
+    from emulator.validation import Problem
 
 Operation = Literal[
     "submitDeployments",
@@ -33,32 +34,33 @@ OPERATION_METHODS = dict(zip(OPERATIONS, ("POST", "GET", "DELETE", "DELETE", "GE
 DEFAULT_RETRY_AFTER = 1  # seconds, for a 429 rule that names none
 EPSILON = 1e-9  # token slack for float rounding, so a client that waits the advertised time gets in
 
-_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # RFC 9110 header name
-_NO_CONTROLS = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"  # a header value cannot smuggle in CR or LF
+# \Z, not $: Python's $ also matches before a trailing newline
+_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z"  # RFC 9110 header name
+_NO_CONTROLS = r"^[^\x00-\x08\x0a-\x1f\x7f]*\Z"  # a header value cannot smuggle in CR or LF
 
 
 class FaultSpecError(ValueError):
     """A fault rule or a rate limit is not valid; the message says exactly what is wrong."""
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, frozen=True)
+class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """A rule as posted (camelCase keys, strict JSON types: no "5" for 5, no 5.0 for 5)."""
 
     operation: Operation | None = None
-    method: Annotated[str, Field(pattern=r"^[A-Za-z]+$")] | None = None
-    site: Annotated[str, Field(min_length=1)] | None = None
-    provider: Annotated[str, Field(pattern=r"^(connect|oauth):.+$")] | None = None
-    status: Annotated[int, Field(ge=100, le=599)] | None = None
+    method: Annotated[str, Meta(pattern=r"^[A-Za-z]+\Z")] | None = None
+    site: Annotated[str, Meta(min_length=1)] | None = None
+    provider: Annotated[str, Meta(pattern=r"^(connect|oauth):.+\Z")] | None = None
+    status: Annotated[int, Meta(ge=100, le=599)] | None = None
     body: Any = None
-    headers: dict[Annotated[str, Field(pattern=_TOKEN)], Annotated[str, Field(pattern=_NO_CONTROLS)]] = {}
-    retry_after: Annotated[int, Field(ge=1)] | None = None
-    latency_ms: Annotated[int, Field(ge=0)] = 0
+    headers: dict[Annotated[str, Meta(pattern=_TOKEN)], Annotated[str, Meta(pattern=_NO_CONTROLS)]] = {}
+    retry_after: Annotated[int, Meta(ge=1)] | None = None
+    latency_ms: Annotated[int, Meta(ge=0)] = 0
     drop_connection: bool = False
-    probability: Annotated[float, Field(gt=0, le=1)] = 1.0
-    times: Annotated[int, Field(ge=1)] | None = None
+    probability: Annotated[float, Meta(gt=0, le=1)] = 1.0
+    times: Annotated[int, Meta(ge=1)] | None = None
 
 
-SPEC_KEYS = tuple(sorted(to_camel(name) for name in _Spec.model_fields))
+SPEC_KEYS = tuple(sorted(_Spec.__struct_encode_fields__))
 _EXPECTED = {
     "operation": "one of " + ", ".join(OPERATIONS) + " (or null for any)",
     "method": "an HTTP method name such as GET (or null for any)",
@@ -81,26 +83,33 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _message(error: Mapping[str, Any]) -> str:
-    key = str(error["loc"][0])
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(key, SPEC_KEYS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(SPEC_KEYS)
-        return f"unknown key {key!r} ({hint})"
-    return f"{key} must be {_EXPECTED[key]}, got {_show(error['input'])}"
+def _message(problem: Problem) -> str:
+    key = str(problem.loc[0])
+    if problem.kind == "unknown":
+        from emulator.validation import hint
+
+        return f"unknown key {key!r} ({hint(key, SPEC_KEYS)})"
+    return f"{key} must be {_EXPECTED[key]}, got {_show(problem.input)}"
 
 
 def _parse(spec: Mapping[str, Any]) -> _Spec:
     if not isinstance(spec, Mapping):
         raise FaultSpecError(f"a fault rule must be a JSON object, got {_show(spec)}")
+    from emulator.validation import Invalid, convert  # adding a rule is never start-up work
+
     try:
-        s = _Spec.model_validate(dict(spec))
-    except ValidationError as exc:
-        raise FaultSpecError("; ".join(_message(e) for e in exc.errors(include_url=False))) from None
+        s = convert(dict(spec), _Spec, strict=True)
+    except Invalid as exc:
+        raise FaultSpecError("; ".join(_message(p) for p in exc.problems)) from None
     if s.drop_connection and s.status is not None:
         raise FaultSpecError("dropConnection sends no answer, so it takes no status")
     if s.status is None:
@@ -117,9 +126,11 @@ def _parse(spec: Mapping[str, Any]) -> _Spec:
     return s
 
 
-@dataclass(slots=True)
-class FaultRule:
-    """One rule: which calls it matches (None = any) and what it does to them."""
+class FaultRule(Struct):
+    """One rule: which calls it matches (None = any) and what it does to them.
+
+    A msgspec Struct rather than a dataclass: the same fields, init, repr and eq, without generating
+    code at import time."""
 
     id: str
     operation: str | None = None
@@ -128,7 +139,7 @@ class FaultRule:
     provider: str | None = None
     status: int | None = None
     body: Any | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = {}  # a new dict for each rule
     retry_after: int | None = None
     latency_ms: int = 0
     drop_connection: bool = False
@@ -147,7 +158,7 @@ class FaultRule:
 
     def to_json(self) -> dict[str, Any]:
         """The rule as ``GET /_emulator/faults`` shows it (camelCase, nulls kept)."""
-        out = {to_camel(f.name): getattr(self, f.name) for f in fields(self)}
+        out = {_camel(name): getattr(self, name) for name in self.__struct_fields__}
         out.update(body=copy.deepcopy(self.body), headers=dict(self.headers))
         return out
 
@@ -163,7 +174,7 @@ class FaultSet:
     def add(self, spec: Mapping[str, Any]) -> FaultRule:
         """Validate a rule as a user posts it (camelCase JSON) and append it; FaultSpecError if invalid."""
         s = _parse(spec)
-        data = s.model_dump()  # snake_case, the FaultRule field names
+        data = asdict(s)  # snake_case, the FaultRule field names
         data.update(method=s.method.upper() if s.method else None, body=copy.deepcopy(s.body))
         if s.status == 429 and s.retry_after is None:
             data["retry_after"] = DEFAULT_RETRY_AFTER

@@ -7,50 +7,55 @@ A fixture is a JSON file (or a folder of them, read in name order and merged)::
      "deployments": [{"site", "app" | "oauthClient", "properties", "deployments": [DeploymentData, ...]}]}
 
 Typos are errors (unknown keys are refused), so a fixture never half-loads silently.
+
+No ``from __future__ import annotations`` here: msgspec reads the specs' field types when it first
+converts, and evaluating them from strings then costs more, at every start, than building them now.
 """
 
-from __future__ import annotations
-
 import json
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import msgspec
+from msgspec import Meta, Struct, field
 
 from emulator.domain.model import DeploymentInput, Provider
 from emulator.domain.sites import MODULE, ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
 
 ENV_TYPES = Literal["unmapped", "development", "testing", "staging", "production"]
 
+# \Z, not $: Python's $ also matches before a trailing newline
+ProjectKey = Annotated[str, Meta(pattern=r"^\w+\Z", max_length=255)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
+
 
 class FixtureError(Exception):
     """A fixture file is missing, not JSON, or does not describe valid sites."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """camelCase keys (the Python names are accepted too, see ``parse``); unknown keys are refused."""
 
 
-class ProjectSpec(_Model):
-    key: str = Field(pattern=r"^\w+$", max_length=255)
-    max_issue_number: int | None = Field(default=None, alias="maxIssueNumber", ge=1)
+class ProjectSpec(_Spec):
+    key: ProjectKey
+    max_issue_number: Annotated[int, Meta(ge=1)] | None = None
 
 
-class ConnectAppSpec(_Model):
+class ConnectAppSpec(_Spec):
     """An installed app: flat (``key``, ``scopes``, ``modules``) or with the app's whole ``descriptor``."""
 
-    key: str = Field(min_length=1, max_length=255)
-    client_key: str = Field(alias="clientKey", min_length=1)
-    shared_secret: str = Field(alias="sharedSecret", min_length=1)
-    scopes: list[str] = ["READ", "WRITE", "DELETE"]
+    key: Annotated[str, Meta(min_length=1, max_length=255)]
+    client_key: NonEmpty
+    shared_secret: NonEmpty
+    scopes: list[str] = field(default_factory=lambda: ["READ", "WRITE", "DELETE"])
     # the descriptor's "modules" object, or just the module names
-    modules: dict[str, Any] | list[str] = Field(default_factory=lambda: {MODULE: {}})
+    modules: dict[str, Any] | list[str] = field(default_factory=lambda: {MODULE: {}})
 
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten_descriptor(cls, value: Any) -> Any:
-        if isinstance(value, dict) and isinstance(value.get("descriptor"), dict):
+    @staticmethod
+    def before(value: dict[str, Any]) -> dict[str, Any]:
+        """``{"descriptor": {...}, ...}``: the descriptor's key, scopes and modules, overridden by the rest."""
+        if isinstance(value.get("descriptor"), dict):
             descriptor, rest = value["descriptor"], {k: v for k, v in value.items() if k != "descriptor"}
             picked = {k: descriptor[k] for k in ("key", "scopes", "modules") if k in descriptor}
             return {**picked, **rest}
@@ -67,43 +72,41 @@ class ConnectAppSpec(_Model):
         )
 
 
-class OAuthClientSpec(_Model):
-    client_id: str = Field(alias="clientId", min_length=1)
-    client_secret: str = Field(alias="clientSecret", min_length=1)
-    permissions: list[str] = ["deployments"]
+class OAuthClientSpec(_Spec):
+    client_id: NonEmpty
+    client_secret: NonEmpty
+    permissions: list[str] = field(default_factory=lambda: ["deployments"])
 
     def build(self) -> OAuthClient:
         return OAuthClient(self.client_id, self.client_secret, frozenset(self.permissions))
 
 
-class AutoDecisionSpec(_Model):
+class AutoDecisionSpec(_Spec):
     status: Literal["allowed", "prevented", "invalid"]
-    after_seconds: float | None = Field(default=None, alias="afterSeconds", ge=0)
-    after_polls: int | None = Field(default=None, alias="afterPolls", ge=1)
+    after_seconds: Annotated[float, Meta(ge=0)] | None = None
+    after_polls: Annotated[int, Meta(ge=1)] | None = None
 
-    @model_validator(mode="after")
-    def _needs_a_trigger(self) -> AutoDecisionSpec:
+    def __post_init__(self) -> None:
         if self.after_seconds is None and self.after_polls is None:
             raise ValueError("autoDecision needs afterSeconds or afterPolls")
-        return self
 
 
-class GatingSpec(_Model):
-    environment_types: list[ENV_TYPES] = Field(default=["production"], alias="environmentTypes")
-    auto_decision: AutoDecisionSpec | None = Field(default=None, alias="autoDecision")
-    change_project: str = Field(default="CHG", alias="changeProject", pattern=r"^\w+$", max_length=255)
+class GatingSpec(_Spec):
+    environment_types: list[ENV_TYPES] = field(default_factory=lambda: ["production"])
+    auto_decision: AutoDecisionSpec | None = None
+    change_project: ProjectKey = "CHG"
 
 
-class SiteSpec(_Model):
-    name: str = Field(min_length=1)
-    base_url: str = Field(alias="baseUrl", pattern=r"^https?://[^/\s]+(/\S*)?$")
-    cloud_id: str = Field(alias="cloudId", min_length=1)
-    projects: list[str | ProjectSpec] = []
+class SiteSpec(_Spec):
+    name: NonEmpty
+    base_url: Annotated[str, Meta(pattern=r"^https?://[^/\s]+(/\S*)?\Z")]
+    cloud_id: NonEmpty
+    projects: list[ProjectKey | ProjectSpec] = []
     services: list[str] = []
-    connect_apps: list[ConnectAppSpec] = Field(default=[], alias="connectApps")
-    oauth_clients: list[OAuthClientSpec] = Field(default=[], alias="oauthClients")
-    gating: GatingSpec = GatingSpec()
-    apply_delay: float | None = Field(default=None, alias="applyDelay", ge=0)
+    connect_apps: list[ConnectAppSpec] = []
+    oauth_clients: list[OAuthClientSpec] = []
+    gating: GatingSpec = field(default_factory=GatingSpec)
+    apply_delay: Annotated[float, Meta(ge=0)] | None = None
 
     def build(self) -> Site:
         projects: dict[str, int | None] = {}
@@ -131,25 +134,39 @@ class SiteSpec(_Model):
         )
 
 
-class SeedSpec(_Model):
+class SeedSpec(_Spec, kw_only=True):
     site: str | None = None
     app: str | None = None
-    oauth_client: str | None = Field(default=None, alias="oauthClient")
+    oauth_client: str | None = None
     properties: dict[str, str] = {}
     deployments: list[dict[str, Any]]
-    provider_metadata: dict[str, Any] | None = Field(default=None, alias="providerMetadata")
+    provider_metadata: dict[str, Any] | None = None
 
-    @field_validator("deployments")
-    @classmethod
-    def _not_empty(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not value:
+    def __post_init__(self) -> None:
+        if not self.deployments:
             raise ValueError("give at least one deployment")
-        return value
 
 
-class FixtureFile(_Model):
+class FixtureFile(_Spec):
     sites: list[SiteSpec] = []
     deployments: list[SeedSpec] = []
+
+
+def parse(raw: Any, kind: type[Any]) -> Any:
+    """``raw`` (parsed JSON) as a spec ``kind``; ``emulator.validation.Invalid`` names every problem (its
+    path, what is wrong) when it is not one.
+
+    A key may also be given by its Python name (``max_issue_number``), and an app by its ``descriptor``:
+    both are rewritten only when the input does not fit as it is. The module that does that and that
+    explains problems is imported only then: a valid fixture in the documented form never needs it.
+    """
+    try:
+        return msgspec.convert(raw, kind, strict=False)
+    except msgspec.ValidationError:
+        pass
+    from emulator.validation import convert, prepare_aliases
+
+    return convert(raw, kind, strict=False, prepare=prepare_aliases)
 
 
 class Seed:
@@ -160,11 +177,16 @@ class Seed:
 
 
 def default_fixture_path() -> Path:
-    """The built-in default site: packaged in the wheel, or ``fixtures/default.json`` in a checkout."""
-    packaged = resources.files("emulator") / "_fixtures" / "default.json"
+    """The built-in default site: packaged in the wheel, or ``fixtures/default.json`` in a checkout.
+
+    The package is a folder on disk either way (a file path is what callers read), so the path is
+    built from ``__file__``: ``importlib.resources`` would cost its readers' imports at every start.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "_fixtures" / "default.json"
     if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "fixtures" / "default.json"
+        return packaged
+    return here.parent / "fixtures" / "default.json"
 
 
 def _files(path: Path) -> list[Path]:
@@ -178,19 +200,15 @@ def _files(path: Path) -> list[Path]:
     raise FixtureError(f"{path}: no such fixture file or folder")
 
 
-def describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False)
-    )
-
-
 def _read(path: Path) -> FixtureFile:
     try:
-        return FixtureFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FixtureError(f"{path}: {exc}") from exc
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+    try:
+        return parse(raw, FixtureFile)
+    except ValueError as exc:  # emulator.validation.Invalid, naming every problem
+        lines = [f"  {p.path or '(the file)'}: {p.message}" for p in getattr(exc, "problems", ())] or [f"  {exc}"]
         raise FixtureError(f"{path}: not a valid fixture:\n" + "\n".join(lines)) from exc
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -82,3 +85,89 @@ def test_gating_auto_decisions_come_from_fixtures(tmp_path: Path) -> None:
     path.write_text(json.dumps({"sites": [site]}))
     with pytest.raises(FixtureError, match="afterSeconds or afterPolls"):
         create_app(Settings(fixtures=str(path)))
+
+
+# ---- fixture validation: every problem, each with its path ------------------------------------------------
+
+
+def write_sites(tmp_path: Path, *sites: dict) -> str:
+    path = tmp_path / "sites.json"
+    path.write_text(json.dumps({"sites": list(sites)}))
+    return str(path)
+
+
+def test_a_bad_fixture_names_every_problem_with_its_path(tmp_path: Path) -> None:
+    site = {
+        "name": "s",
+        "baseUrl": "nope",
+        "cloudId": "c",
+        "projects": ["OK", {"key": "B-1"}, 3],
+        "connectApps": [{"key": "a", "sharedSecret": "x"}],
+        "gating": {"environmentTypes": ["prod"]},
+        "owner": "me",
+    }
+    with pytest.raises(FixtureError) as caught:
+        create_app(Settings(fixtures=write_sites(tmp_path, site)))
+    lines = str(caught.value).splitlines()[1:]
+    assert [line.split(":")[0].strip() for line in lines] == [
+        "sites.0.baseUrl",
+        "sites.0.projects.1.key",
+        "sites.0.projects.2",
+        "sites.0.connectApps.0.clientKey",
+        "sites.0.gating.environmentTypes.0",
+        "sites.0.owner",
+    ]
+    assert 'got "nope"' in lines[0] and 'got "B-1"' in lines[1]
+    assert lines[3].endswith("this field is required")
+    assert '"production"' in lines[4] and 'got "prod"' in lines[4]
+    assert "unknown key (known keys: name, baseUrl, cloudId" in lines[5]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param({"baseUrl": "http://s.test\n"}, "sites.0.baseUrl", id="url-trailing-newline"),
+        pytest.param({"projects": ["ABC\n"]}, "sites.0.projects.0", id="key-trailing-newline"),
+        pytest.param({"projects": ["A-B"]}, "sites.0.projects.0", id="string-key-checked-too"),
+        pytest.param({"cloudId": ""}, "sites.0.cloudId", id="empty"),
+        pytest.param({"applyDelay": -1}, "sites.0.applyDelay", id="negative-delay"),
+        pytest.param({"baseURL": "http://s.test"}, "did you mean 'baseUrl'?", id="typo-hint"),
+    ],
+)
+def test_bad_site_values_are_refused(tmp_path: Path, change: dict, message: str) -> None:
+    site = {"name": "s", "baseUrl": "http://s.test", "cloudId": "c"} | change
+    with pytest.raises(FixtureError, match=re.escape(message)):
+        create_app(Settings(fixtures=write_sites(tmp_path, site)))
+
+
+def test_python_names_and_app_descriptors_are_still_accepted(tmp_path: Path) -> None:
+    site = {
+        "name": "s",
+        "base_url": "http://s.test",
+        "cloud_id": "c",
+        "projects": [{"key": "OPS", "max_issue_number": 5}],
+        "connect_apps": [
+            {
+                "descriptor": {"key": "d-app", "scopes": ["write"], "modules": {"jiraDeploymentInfoProvider": {}}},
+                "client_key": "ck",
+                "sharedSecret": "secret",
+            }
+        ],
+    }
+    built = create_app(Settings(fixtures=write_sites(tmp_path, site))).state.emulator.service.sites.get("s")
+    assert (built.base_url, built.projects) == ("http://s.test", {"OPS": 5})
+    app = built.connect_apps["d-app"]
+    assert (app.client_key, app.scopes, app.modules) == ("ck", {"WRITE"}, {"jiraDeploymentInfoProvider"})
+
+
+def test_start_up_imports_neither_pydantic_nor_what_only_some_routes_need() -> None:
+    """pydantic is for the OpenAPI document and the slow path of a submit; the durable state, the
+    dashboard and the control handlers are imported when first used. A fresh interpreter, so that
+    what other tests imported does not count."""
+    code = (
+        "import sys; from emulator.app import create_app; create_app(); "
+        "print(' '.join(m for m in ('pydantic', 'emulator.persistence', 'emulator.control.ui', "
+        "'emulator.control.handlers', 'emulator.validation') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == ""

@@ -350,6 +350,13 @@ NOTHING = "the rule does nothing: give a status, a latencyMs above 0, or dropCon
         ),
         pytest.param({"status": 500, "headers": {"Bad Name": "x"}}, HEADERS + '"Bad Name"', id="header-name"),
         pytest.param({"status": 500, "headers": {"X-A": "a\r\nB: c"}}, HEADERS + '"a\\r\\nB: c"', id="header-crlf"),
+        pytest.param({"status": 500, "headers": {"X-A": "a\n"}}, HEADERS + '"a\\n"', id="header-trailing-lf"),
+        pytest.param({"status": 500, "headers": {"X-A\n": "a"}}, HEADERS + '"X-A\\n"', id="header-name-trailing-lf"),
+        pytest.param(
+            {"status": 500, "method": "GET\n"},
+            'method must be an HTTP method name such as GET (or null for any), got "GET\\n"',
+            id="method-trailing-lf",
+        ),
         pytest.param({"status": 500, "headers": {"X-A": 1}}, HEADERS + "1", id="header-number"),
         pytest.param({"status": 500, "headers": ["X-A"]}, HEADERS + '["X-A"]', id="headers-list"),
         pytest.param({"dropConnection": "yes"}, 'dropConnection must be true or false, got "yes"', id="drop-string"),

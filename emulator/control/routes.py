@@ -1,11 +1,12 @@
 """The emulator's own control surface under ``/_emulator/``: never part of the Jira API.
 
-The whole surface on one screen is the table in ``routes()``.
+The whole surface on one screen is the table in ``routes()``. Only the probes (``health``, ``ready``) are
+built at start-up; every other handler is built, and its module imported, on its first call.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -14,41 +15,38 @@ from starlette.routing import Route
 
 from emulator import __version__
 from emulator.api.errors import json_response
-from emulator.api.handlers import parse_int64
-from emulator.control.sites import SiteHandlers, json_body, problem
-from emulator.control.tokens import TokenHandlers
-from emulator.control.ui import ui_asset, ui_page
-from emulator.control.views import FilterError, gating_json, pending_json, state
-from emulator.domain.gating import STATUSES
-from emulator.domain.model import DeploymentKey, Provider
-from emulator.faults import FaultSpecError
-from emulator.journal import QueryError
 
 if TYPE_CHECKING:
     from emulator.app import Emulator
 
-ENV_TYPES = ("unmapped", "development", "testing", "staging", "production")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def seconds(value: Any, name: str, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0")
-    return float(value)
+def deferred(load: Callable[[], Any]) -> Callable[[str], Endpoint]:
+    """Endpoints whose handlers are built by ``load()`` on the first call of any of them, not at start-up:
+    ``deferred(load)("connect")`` calls ``load().connect``. Their modules are imported then: none of them
+    is needed to serve Jira calls or to answer the readiness probe."""
+    built: list[Any] = []
+
+    def endpoint(name: str) -> Endpoint:
+        async def call(request: Request) -> Response:
+            if not built:
+                built.append(load())
+            return await getattr(built[0], name)(request)
+
+        call.__name__ = call.__qualname__ = name  # the route's name, as with the handler itself
+        return call
+
+    return endpoint
 
 
-def parse_provider(text: str) -> Provider | None:
-    kind, _, ident = text.partition(":")
-    return Provider(kind, ident) if kind in ("connect", "oauth") and ident else None
+class Probes:
+    """``/_emulator/health`` and ``/_emulator/ready``: built at start-up, the readiness probe's first answer
+    must not wait for an import."""
 
-
-class ControlHandlers:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.service = emulator.service
-
-    # -- readiness and reset --------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
         return json_response({"status": "ok", "version": __version__})
@@ -59,318 +57,71 @@ class ControlHandlers:
         sites = [{"name": s.name, "baseUrl": s.base_url, "cloudId": s.cloud_id} for s in self.service.sites]
         return json_response({"status": "ready", "version": __version__, "sites": sites})
 
-    async def reset(self, request: Request) -> Response:
-        site = request.query_params.get("site")
-        if site is not None and self.service.sites.get(site) is None:
-            return problem(404, f"no site named {site!r}")
-        self.service.reset(site)
-        self.emulator.jira.rate_limits.clear(site)
-        self.emulator.jira.contract.reset(site)
-        if site is None:
-            self.emulator.journal.clear()
-            self.emulator.jira.faults.clear()
-        return json_response({"reset": site or "all"})
-
-    # -- queue and time ---------------------------------------------------------------------------
-
-    def _queue_json(self) -> dict[str, Any]:
-        s = self.service
-        return {
-            "paused": s.paused,
-            "applyDelay": s.apply_delay,
-            "jitter": s.jitter,
-            "outOfOrder": s.out_of_order,
-            "siteApplyDelays": {site.name: site.apply_delay for site in s.sites if site.apply_delay is not None},
-            "pending": [pending_json(p) for p in s.queue],
-        }
-
-    async def queue(self, request: Request) -> Response:
-        return json_response(self._queue_json())
-
-    async def flush(self, request: Request) -> Response:
-        return json_response({"applied": self.service.flush()})
-
-    async def pause(self, request: Request) -> Response:
-        self.service.paused = True
-        return json_response(self._queue_json())
-
-    async def resume(self, request: Request) -> Response:
-        self.service.paused = False
-        self.service.apply_due()
-        return json_response(self._queue_json())
-
-    async def queue_config(self, request: Request) -> Response:
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        unknown = set(body) - {"applyDelay", "jitter", "outOfOrder"}
-        if unknown:
-            return problem(400, f"unknown setting(s): {', '.join(sorted(unknown))}; use applyDelay, jitter, outOfOrder")
-        try:
-            delay = seconds(body["applyDelay"], "applyDelay") if "applyDelay" in body else None
-            jitter = seconds(body["jitter"], "jitter") if "jitter" in body else None
-        except ValueError as exc:
-            return problem(400, str(exc))
-        if "outOfOrder" in body and not isinstance(body["outOfOrder"], bool):
-            return problem(400, "outOfOrder must be true or false")
-        if delay is not None:
-            self.service.apply_delay = delay
-        if jitter is not None:
-            self.service.jitter = jitter
-        if "outOfOrder" in body:
-            self.service.out_of_order = body["outOfOrder"]
-        return json_response(self._queue_json())
-
-    async def site_apply_delay(self, request: Request) -> Response:
-        site = self.service.sites.get(request.path_params["site"])
-        if site is None:
-            return problem(404, f"no site named {request.path_params['site']!r}")
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        try:
-            site.apply_delay = seconds(body.get("applyDelay"), "applyDelay", allow_none=True)
-        except ValueError as exc:
-            return problem(400, str(exc))
-        return json_response({"site": site.name, "applyDelay": site.apply_delay})
-
-    # -- state and journal ------------------------------------------------------------------------
-
-    async def state(self, request: Request) -> Response:
-        self.service.apply_due()
-        try:
-            found = state(self.service, dict(request.query_params))
-        except FilterError as exc:
-            return problem(400, str(exc))
-        return json_response({"deployments": found})
-
-    async def journal(self, request: Request) -> Response:
-        filters = dict(request.query_params)
-        bodies = filters.pop("bodies", "false") == "true"
-        try:
-            entries = self.emulator.journal.query(filters)
-        except QueryError as exc:
-            return problem(400, str(exc))
-        journal = self.emulator.journal
-        return json_response(
-            {
-                "capacity": journal.capacity,
-                "dropped": journal.dropped,
-                "entries": [e.to_json(bodies=bodies) for e in entries],
-            }
-        )
-
-    async def journal_entry(self, request: Request) -> Response:
-        raw = request.path_params["id"]
-        entry = self.emulator.journal.get(int(raw)) if raw.isdigit() else None
-        if entry is None:
-            return problem(404, f"no journal entry {raw!r} (it may have been dropped from the ring)")
-        return json_response(entry.to_json(bodies=True))
-
-    async def journal_count(self, request: Request) -> Response:
-        try:
-            return json_response({"count": len(self.emulator.journal.query(dict(request.query_params)))})
-        except QueryError as exc:
-            return problem(400, str(exc))
-
-    async def clear_journal(self, request: Request) -> Response:
-        self.emulator.journal.clear()
-        return json_response({"cleared": True})
-
-    async def contract_report(self, request: Request) -> Response:
-        provider = request.query_params.get("provider")
-        return json_response(
-            {"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)}
-        )
-
-    async def clear_contract_report(self, request: Request) -> Response:
-        self.emulator.jira.contract.reset()
-        return Response(status_code=204)
-
-    # -- gating -----------------------------------------------------------------------------------
-
-    async def decide_gating(self, request: Request) -> Response:
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        site = self.service.sites.get(str(body.get("site", "")))
-        provider = parse_provider(str(body.get("provider", "")))
-        number = parse_int64(str(body.get("deploymentSequenceNumber", "")))
-        status, details = body.get("status"), body.get("details")
-        if site is None:
-            return problem(404, f"no site named {body.get('site')!r}")
-        if provider is None:
-            return problem(400, "provider must be 'connect:<appKey>' or 'oauth:<clientId>'")
-        if (
-            number is None
-            or not isinstance(body.get("pipelineId"), str)
-            or not isinstance(body.get("environmentId"), str)
-        ):
-            return problem(400, "give pipelineId, environmentId (strings) and deploymentSequenceNumber (int64)")
-        if status not in STATUSES:
-            return problem(400, f"status must be one of {', '.join(STATUSES)}")
-        if details is not None and not (
-            isinstance(details, list)
-            and all(isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in details)
-        ):
-            return problem(400, 'details must be a list of objects of strings, e.g. [{"type": "issue", ...}]')
-        key = DeploymentKey(body["pipelineId"], body["environmentId"], number)
-        gating = self.service.decide_gating(site, provider, key, status, details)
-        if gating is None:
-            return problem(404, "no applied deployment with this key and provider asked for gating")
-        return json_response(gating_json(gating))
-
-    async def gating_rules(self, request: Request) -> Response:
-        site = self.service.sites.get(request.path_params["site"])
-        if site is None:
-            return problem(404, f"no site named {request.path_params['site']!r}")
-        if request.method == "PUT":
-            body = await json_body(request)
-            if isinstance(body, Response):
-                return body
-            error = _update_gating_rules(site.gating, body)
-            if error:
-                return problem(400, error)
-        rules = site.gating
-        return json_response(
-            {
-                "environmentTypes": sorted(rules.gated_environment_types),
-                "changeProject": rules.change_project,
-                "autoDecision": None
-                if rules.auto_status is None
-                else {
-                    "status": rules.auto_status,
-                    "afterSeconds": rules.auto_after_seconds,
-                    "afterPolls": rules.auto_after_polls,
-                },
-            }
-        )
-
-
-class FaultHandlers:
-    def __init__(self, emulator: Emulator) -> None:
-        self.faults = emulator.jira.faults
-        self.limits = emulator.jira.rate_limits
-        self.service = emulator.service
-
-    async def list(self, request: Request) -> Response:
-        return json_response({"rules": [r.to_json() for r in self.faults.rules()]})
-
-    async def add(self, request: Request) -> Response:
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        try:
-            return json_response(self.faults.add(body).to_json(), 201)
-        except FaultSpecError as exc:
-            return problem(400, str(exc))
-
-    async def remove(self, request: Request) -> Response:
-        if not self.faults.remove(request.path_params["id"]):
-            return problem(404, f"no fault rule {request.path_params['id']!r}")
-        return Response(status_code=204)
-
-    async def clear(self, request: Request) -> Response:
-        self.faults.clear()
-        return Response(status_code=204)
-
-    async def rate_limit(self, request: Request) -> Response:
-        name = request.path_params["site"]
-        if self.service.sites.get(name) is None:
-            return problem(404, f"no site named {name!r}")
-        now = self.service.clock.now()
-        if request.method == "PUT":
-            body = await json_body(request)
-            if isinstance(body, Response):
-                return body
-            if set(body) - {"rate", "burst"}:
-                return problem(400, "a rate limit is {rate: tokens per second, burst: whole number}")
-            try:
-                self.limits.set(name, rate=body.get("rate"), burst=body.get("burst"), now=now)  # type: ignore[arg-type]
-            except FaultSpecError as exc:
-                return problem(400, str(exc))
-        elif request.method == "DELETE":
-            self.limits.clear(name)
-        return json_response({"site": name, "rateLimit": self.limits.get(name, now)})
-
-
-def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
-    unknown = set(body) - {"environmentTypes", "changeProject", "autoDecision"}
-    if unknown:
-        return f"unknown key(s): {', '.join(sorted(unknown))}; use environmentTypes, changeProject, autoDecision"
-    types = body.get("environmentTypes", sorted(rules.gated_environment_types))
-    if not isinstance(types, list) or any(t not in ENV_TYPES for t in types):
-        return f"environmentTypes must be a list of {', '.join(ENV_TYPES)}"
-    project = body.get("changeProject", rules.change_project)
-    if not isinstance(project, str) or not project.isidentifier() and not project.replace("_", "").isalnum():
-        return "changeProject must be a project key such as CHG"
-    auto = body.get("autoDecision", "keep")
-    if auto not in ("keep", None):
-        if not isinstance(auto, dict) or set(auto) - {"status", "afterSeconds", "afterPolls"}:
-            return "autoDecision must be {status, afterSeconds?, afterPolls?} or null"
-        if auto.get("status") not in ("allowed", "prevented", "invalid"):
-            return "autoDecision.status must be allowed, prevented or invalid"
-        after_s, after_p = auto.get("afterSeconds"), auto.get("afterPolls")
-        if after_s is None and after_p is None:
-            return "autoDecision needs afterSeconds or afterPolls"
-        try:
-            seconds(after_s, "afterSeconds", allow_none=True)
-        except ValueError as exc:
-            return str(exc)
-        if after_p is not None and (isinstance(after_p, bool) or not isinstance(after_p, int) or after_p < 1):
-            return "afterPolls must be a whole number >= 1"
-    rules.gated_environment_types = frozenset(types)
-    rules.change_project = project
-    if auto is None:
-        rules.auto_status = rules.auto_after_seconds = rules.auto_after_polls = None
-    elif auto != "keep":
-        rules.auto_status, rules.auto_after_seconds, rules.auto_after_polls = (
-            auto["status"],
-            auto.get("afterSeconds"),
-            auto.get("afterPolls"),
-        )
-    return None
-
 
 def routes(emulator: Emulator) -> list[Route]:
-    h = ControlHandlers(emulator)
-    sites = SiteHandlers(emulator.service)
-    faults = FaultHandlers(emulator)
-    tokens = TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
+    probes = Probes(emulator)
+
+    def control_handlers() -> Any:
+        from emulator.control.handlers import ControlHandlers
+
+        return ControlHandlers(emulator)
+
+    def fault_handlers() -> Any:
+        from emulator.control.handlers import FaultHandlers
+
+        return FaultHandlers(emulator)
+
+    def site_handlers() -> Any:
+        from emulator.control.sites import SiteHandlers
+
+        return SiteHandlers(emulator.service)
+
+    def token_handlers() -> Any:
+        from emulator.control.tokens import TokenHandlers
+
+        return TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
+
+    def dashboard() -> Any:
+        from emulator.control import ui
+
+        return ui
+
+    h, faults, sites = deferred(control_handlers), deferred(fault_handlers), deferred(site_handlers)
+    tokens, ui = deferred(token_handlers), deferred(dashboard)
     return [
-        Route("/_emulator/ui", ui_page, methods=["GET"]),
-        Route("/_emulator/ui/{name}", ui_asset, methods=["GET"]),
-        Route("/_emulator/tokens/connect", tokens.connect, methods=["POST"]),
-        Route("/_emulator/tokens/oauth", tokens.oauth, methods=["POST"]),
-        Route("/_emulator/faults", faults.list, methods=["GET"]),
-        Route("/_emulator/faults", faults.add, methods=["POST"]),
-        Route("/_emulator/faults", faults.clear, methods=["DELETE"]),
-        Route("/_emulator/faults/{id}", faults.remove, methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/rate-limit", faults.rate_limit, methods=["GET", "PUT", "DELETE"]),
-        Route("/_emulator/health", h.health, methods=["GET"]),
-        Route("/_emulator/ready", h.ready, methods=["GET"]),
-        Route("/_emulator/reset", h.reset, methods=["POST"]),
-        Route("/_emulator/queue", h.queue, methods=["GET"]),
-        Route("/_emulator/queue/flush", h.flush, methods=["POST"]),
-        Route("/_emulator/queue/pause", h.pause, methods=["POST"]),
-        Route("/_emulator/queue/resume", h.resume, methods=["POST"]),
-        Route("/_emulator/queue/config", h.queue_config, methods=["PUT"]),
-        Route("/_emulator/state", h.state, methods=["GET"]),
-        Route("/_emulator/journal", h.journal, methods=["GET"]),
-        Route("/_emulator/journal", h.clear_journal, methods=["DELETE"]),
-        Route("/_emulator/journal/count", h.journal_count, methods=["GET"]),
-        Route("/_emulator/journal/{id}", h.journal_entry, methods=["GET"]),
-        Route("/_emulator/gating", h.decide_gating, methods=["POST"]),
-        Route("/_emulator/contract-report", h.contract_report, methods=["GET"]),
-        Route("/_emulator/contract-report", h.clear_contract_report, methods=["DELETE"]),
-        Route("/_emulator/sites", sites.list, methods=["GET"]),
-        Route("/_emulator/sites", sites.add, methods=["POST"]),
-        Route("/_emulator/sites/{site}", sites.get, methods=["GET"]),
-        Route("/_emulator/sites/{site}", sites.remove, methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/apply-delay", h.site_apply_delay, methods=["PUT"]),
-        Route("/_emulator/sites/{site}/gating-rules", h.gating_rules, methods=["GET", "PUT"]),
-        Route("/_emulator/sites/{site}/apps", sites.install_app, methods=["POST"]),
-        Route("/_emulator/sites/{site}/apps/{key}", sites.uninstall_app, methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/oauth-clients", sites.add_client, methods=["POST"]),
-        Route("/_emulator/sites/{site}/oauth-clients/{client}", sites.remove_client, methods=["DELETE"]),
+        Route("/_emulator/ui", ui("ui_page"), methods=["GET"]),
+        Route("/_emulator/ui/{name}", ui("ui_asset"), methods=["GET"]),
+        Route("/_emulator/tokens/connect", tokens("connect"), methods=["POST"]),
+        Route("/_emulator/tokens/oauth", tokens("oauth"), methods=["POST"]),
+        Route("/_emulator/faults", faults("list"), methods=["GET"]),
+        Route("/_emulator/faults", faults("add"), methods=["POST"]),
+        Route("/_emulator/faults", faults("clear"), methods=["DELETE"]),
+        Route("/_emulator/faults/{id}", faults("remove"), methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/rate-limit", faults("rate_limit"), methods=["GET", "PUT", "DELETE"]),
+        Route("/_emulator/health", probes.health, methods=["GET"]),
+        Route("/_emulator/ready", probes.ready, methods=["GET"]),
+        Route("/_emulator/reset", h("reset"), methods=["POST"]),
+        Route("/_emulator/queue", h("queue"), methods=["GET"]),
+        Route("/_emulator/queue/flush", h("flush"), methods=["POST"]),
+        Route("/_emulator/queue/pause", h("pause"), methods=["POST"]),
+        Route("/_emulator/queue/resume", h("resume"), methods=["POST"]),
+        Route("/_emulator/queue/config", h("queue_config"), methods=["PUT"]),
+        Route("/_emulator/state", h("state"), methods=["GET"]),
+        Route("/_emulator/journal", h("journal"), methods=["GET"]),
+        Route("/_emulator/journal", h("clear_journal"), methods=["DELETE"]),
+        Route("/_emulator/journal/count", h("journal_count"), methods=["GET"]),
+        Route("/_emulator/journal/{id}", h("journal_entry"), methods=["GET"]),
+        Route("/_emulator/gating", h("decide_gating"), methods=["POST"]),
+        Route("/_emulator/contract-report", h("contract_report"), methods=["GET"]),
+        Route("/_emulator/contract-report", h("clear_contract_report"), methods=["DELETE"]),
+        Route("/_emulator/sites", sites("list"), methods=["GET"]),
+        Route("/_emulator/sites", sites("add"), methods=["POST"]),
+        Route("/_emulator/sites/{site}", sites("get"), methods=["GET"]),
+        Route("/_emulator/sites/{site}", sites("remove"), methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/apply-delay", h("site_apply_delay"), methods=["PUT"]),
+        Route("/_emulator/sites/{site}/gating-rules", h("gating_rules"), methods=["GET", "PUT"]),
+        Route("/_emulator/sites/{site}/apps", sites("install_app"), methods=["POST"]),
+        Route("/_emulator/sites/{site}/apps/{key}", sites("uninstall_app"), methods=["DELETE"]),
+        Route("/_emulator/sites/{site}/oauth-clients", sites("add_client"), methods=["POST"]),
+        Route("/_emulator/sites/{site}/oauth-clients/{client}", sites("remove_client"), methods=["DELETE"]),
     ]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
 from emulator.domain.service import DeploymentService
 from emulator.domain.sites import Site
-from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, describe
+from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, parse
+from emulator.validation import Invalid
+
+Spec = SiteSpec | ConnectAppSpec | OAuthClientSpec
 
 
 def problem(status: int, message: str) -> Response:
@@ -27,13 +29,13 @@ async def json_body(request: Request) -> dict[str, Any] | Response:
     return value if isinstance(value, dict) else problem(400, "the body must be a JSON object")
 
 
-async def read_spec(request: Request, model: type[BaseModel]) -> BaseModel | Response:
+async def read_spec(request: Request, model: type[Spec]) -> Spec | Response:
     try:
         raw = json.loads(await request.body())
-        return model.model_validate(raw)
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, ValidationError):
-            return problem(400, describe(exc))
+        return parse(raw, model)
+    except Invalid as exc:
+        return problem(400, str(exc))
+    except (ValueError, RecursionError):
         return problem(400, "the body must be a JSON object")
 
 
