@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -71,6 +72,7 @@ def serve(args: argparse.Namespace) -> int:
     except startup_errors as exc:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
+    tune_garbage_collector()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was
     # there before it: make that handler a clean exit rather than death by signal
     signal.signal(signal.SIGTERM, _exit_with(0))
@@ -85,6 +87,21 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=1,
     )
     return 0
+
+
+# Collect the youngest generation every 50,000 allocations rather than every 700 (CPython's default, tuned
+# for small scripts), and leave what start-up made (modules, classes, fixtures) out of every collection.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_garbage_collector() -> None:
+    """The emulator's own process only: a server under a submit load keeps tens of thousands of pending
+    writes alive for the apply delay, and with the default thresholds the cyclic collector walked them
+    about twice per request, 40% of the server's time (README, Performance). Its data forms no
+    reference cycles, so collecting less often costs no memory worth counting. Not done by
+    ``create_app``: in-process users own their interpreter's collector."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 TOKEN_EXAMPLE = (
