@@ -78,23 +78,26 @@ class Emulator:
         return GatewayHandlers(self.service, token_ttl=self.settings.oauth_token_ttl)
 
     def record(self, call: Call) -> None:
-        self.journal.record(
-            time=self.clock.now(),
-            method=call.method,
-            path=call.raw_path,
-            query=call.raw_query,
-            operation=call.operation,
-            site=call.site,
-            provider=str(call.provider) if call.provider else None,
-            status=call.status,
-            latency_ms=call.latency_ms,
-            reason=call.reason,
-            touched=call.touched,  # keys; the journal shows them as objects when read
-            findings=call.findings,
-            request_body=clip(call.request_body),
-            response_body=clip(call.response_body),
-            request_size=len(call.request_body or b""),
-            response_size=len(call.response_body or b""),
+        request_body, response_body = call.request_body, call.response_body
+        self.journal.record_values(
+            (
+                self.clock.now(),
+                call.method,
+                call.raw_path,
+                call.raw_query,
+                call.operation,
+                call.site,
+                call.provider or None,  # the journal shows it as text when read
+                call.status,
+                call.latency_ms,
+                call.reason,
+                call.touched,  # keys; the journal shows them as objects when read
+                call.findings,
+                clip(request_body),
+                clip(response_body),
+                len(request_body) if request_body else 0,
+                len(response_body) if response_body else 0,
+            )
         )
 
     async def run_applier(self) -> None:

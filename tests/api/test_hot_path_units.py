@@ -72,3 +72,36 @@ def test_entries_filter_copy_and_drop_as_before() -> None:
     assert journal.get(2).to_json(bodies=True)["responseBody"] == "abc... (10 bytes in all)"  # type: ignore[union-attr]
     assert copy.copy(third).to_json() == third.to_json()
     assert copy.deepcopy(third).to_json() == third.to_json()
+
+
+def test_entries_recorded_from_values_read_as_entries_recorded_from_fields() -> None:
+    from emulator.domain.model import DeploymentKey, Provider
+    from emulator.journal import FIELDS, Journal
+
+    journal = Journal(capacity=2)
+    values = {
+        "time": 1.5,
+        "method": "GET",
+        "path": "/p",
+        "query": "a=1",
+        "operation": "getDeploymentByKey",
+        "site": "s",
+        "provider": Provider("connect", "app"),
+        "status": 200,
+        "latency_ms": 0.25,
+        "reason": None,
+        "touched": [DeploymentKey("p", "e", 1)],
+        "findings": [],
+        "request_body": None,
+        "response_body": b"{}",
+        "request_size": 0,
+        "response_size": 2,
+    }
+    from_values = journal.record_values(tuple(values[name] for name in FIELDS))
+    from_fields = journal.record(**{**values, "provider": "connect:app"})
+    assert from_values.to_json(bodies=True) == {**from_fields.to_json(bodies=True), "id": from_values.id}
+    assert from_values.provider == "connect:app"
+    assert from_values.touched == [{"pipelineId": "p", "environmentId": "e", "deploymentSequenceNumber": 1}]
+    assert "provider='connect:app'" not in repr(from_values) and "path='/p'" in repr(from_values)
+    journal.record_values(tuple(values[name] for name in FIELDS))
+    assert journal.dropped == 1 and [e.id for e in journal.query({})] == [3, 2]
