@@ -310,8 +310,12 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
             return None  # a rejection: "issueKeys or associations"
         associations: tuple[Association, ...] | Callable[[], tuple[Association, ...]] = ()
     else:
-        if len(groups) > 1 and sum(len(group.values) for group in groups) > MAX_ASSOCIATION_VALUES:  # type: ignore[attr-defined]
-            return None
+        if len(groups) > 1:  # one group holds at most MAX_ASSOCIATION_VALUES by its own limit
+            total = 0
+            for group in groups:
+                total += len(group.values)  # type: ignore[attr-defined]
+            if total > MAX_ASSOCIATION_VALUES:
+                return None
         associations = partial(_associations, groups)  # made on first use: most requests never need them
     # pydantic's model_dump(exclude_unset=True) leaves an absent schemaVersion out, and the full validator
     # then appends the default. Either way the bytes are copied: msgspec hands back the buffer it grew, up
