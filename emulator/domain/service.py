@@ -201,6 +201,9 @@ class DeploymentService:
         if self.paused:
             return 0
         now = self.clock.now()
+        next_due = self.queue.next_due()
+        if next_due is None or next_due > now:  # every read asks: most of the time nothing is due
+            return 0
         return self._apply_all(self.queue.pop_due(now), now)
 
     def flush(self) -> int:
