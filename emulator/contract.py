@@ -205,9 +205,14 @@ class ContractChecker:
         return found
 
     def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:
-        for key in keys:
-            index = (site, provider, key.pipeline_id, key.environment_id)
-            self._highest[index] = max(self._highest.get(index, key.sequence_number), key.sequence_number)
+        highest: dict[tuple[str, str], int] = {}  # a request's keys mostly share pipeline and environment
+        for pipeline, environment, number in keys:
+            top = highest.get((pipeline, environment))
+            if top is None or number > top:
+                highest[(pipeline, environment)] = number
+        for (pipeline, environment), number in highest.items():
+            index = (site, provider, pipeline, environment)
+            self._highest[index] = max(self._highest.get(index, number), number)
 
     def unknown(self, unknown_issue_keys: list[str], unknown_associations: list[dict[str, Any]]) -> list[Finding]:
         values = list(unknown_issue_keys) + [str(v) for group in unknown_associations for v in group["values"]]
