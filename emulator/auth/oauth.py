@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 ISSUER = "jira-deployments-emulator"
 AUDIENCE = "api.atlassian.com"
 DEFAULT_TTL = 3600
@@ -48,6 +46,8 @@ def mint_access_token(client_id: str, client_secret: str, cloud_id: str, *, now:
         "scope": SCOPES,
         "jti": secrets.token_hex(8),
     }
+    import jwt  # on first use, as in auth/connect.py
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
         return jwt.encode(claims, client_secret, algorithm="HS256")
@@ -67,6 +67,8 @@ def verify_access_token(
 ) -> VerifiedAccessToken:
     """Verify a bearer token; ``secret_for(client_id, cloud_id)`` is the client's secret on that site, or None."""
     token = parse_bearer(header)
+    import jwt
+
     try:
         if jwt.get_unverified_header(token).get("alg") != "HS256":
             raise OAuthError(401, "unknown access token (not issued by this emulator)")
