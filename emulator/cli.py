@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    gc.set_threshold(*GC_THRESHOLDS)  # from the start: the imports below would run some 70 collections
     import uvicorn
 
     from emulator.app import create_app

@@ -32,10 +32,11 @@ def test_serve_tunes_before_serving(monkeypatch) -> None:  # type: ignore[no-unt
 
     calls: list[str] = []
     monkeypatch.setattr(cli, "tune_garbage_collector", lambda: calls.append("tuned"))
+    monkeypatch.setattr(cli.gc, "set_threshold", lambda *t: calls.append(f"threshold {t}"))
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: calls.append("served"))
     monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # keep pytest's own handlers
     assert cli.main(["--port", "0"]) == 0
-    assert calls == ["tuned", "served"]
+    assert calls == [f"threshold {GC_THRESHOLDS}", "tuned", "served"]
 
 
 def test_create_app_leaves_the_collector_of_its_host_process_alone() -> None:
