@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -66,7 +66,7 @@ class Call:
     provider: Provider | None = None
     status: int = 0
     reason: str | None = None
-    touched: list[DeploymentKey] = field(default_factory=list)
+    touched: Sequence[DeploymentKey] = ()  # the journal keeps it: a tuple, or the outcome's own list
     summary: str = ""
     latency_ms: float = 0.0
     request_body: bytes | None = None
@@ -369,10 +369,7 @@ class JiraSurface:
         )
         app = apps[verified.app_key]
         call.provider = provider = app.provider
-        claims = verified.claims
-        exp, iat = claims.get("exp"), claims.get("iat")
-        lifetime = exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
-        found = self.contract.token(verified.qsh_form, lifetime)
+        found = self.contract.token(verified.qsh_form, verified.lifetime)
         if found:
             call.found.extend(found)
         if not app.has_deployment_module:
@@ -417,7 +414,7 @@ class JiraSurface:
         self.note(caller.call, self.contract.unknown(outcome.unknown_issue_keys, outcome.unknown_associations))
         rejected = [(item.key, item.messages) for item in submission.items if isinstance(item, RejectedInput)]
         rejected += outcome.rejected
-        caller.call.touched = list(outcome.accepted)
+        caller.call.touched = outcome.accepted
         caller.call.summary = f"accepted={len(outcome.accepted)} rejected={len(rejected)}"
         if rejected:
             caller.call.reason = "; ".join(f"{tuple(k)}: {' / '.join(msgs)}" for k, msgs in rejected)
@@ -442,7 +439,7 @@ class JiraSurface:
             return self.refuse(
                 caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key for this provider"
             )
-        caller.call.touched = [record.key]
+        caller.call.touched = (record.key,)
         return JSONBytes(record.body)
 
     def _usn_bound(self, request: Request) -> tuple[int | None, str | None]:
@@ -463,7 +460,7 @@ class JiraSurface:
         if refusal is not None:
             return refusal
         self.service.delete(caller.site, caller.provider, key, bound)
-        caller.call.touched = [key]
+        caller.call.touched = (key,)
         return Response(status_code=202)
 
     async def delete_by_properties(self, request: Request, caller: Caller) -> Response:
@@ -496,7 +493,7 @@ class JiraSurface:
             return self.refuse(
                 caller.call, 404, errors.NOT_FOUND, "no applied deployment with this key asked for gating"
             )
-        caller.call.touched = [key]
+        caller.call.touched = (key,)
         return errors.json_response(
             {
                 "deploymentSequenceNumber": key.sequence_number,

@@ -15,6 +15,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -111,6 +112,12 @@ class VerifiedToken:
     app_key: str
     claims: dict[str, Any]
     qsh_form: Literal["raw", "decoded"]
+
+    @cached_property
+    def lifetime(self) -> float | None:
+        """exp - iat in seconds, when both are numbers (worked out once: a verified token is cached)."""
+        exp, iat = self.claims.get("exp"), self.claims.get("iat")
+        return exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,13 @@ ISSUE_KEY = re.compile(r"^(\w{1,255})-(\d{1,255})$")
 MODULE = "jiraDeploymentInfoProvider"
 
 
+@lru_cache(maxsize=4096)
+def _provider(kind: str, key: str) -> Provider:
+    """One Provider object per app or client: every call's provider, journal entry and store lookup then
+    shares it instead of making its own."""
+    return Provider(kind, key)
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectApp:
     key: str
@@ -23,7 +30,7 @@ class ConnectApp:
 
     @property
     def provider(self) -> Provider:
-        return Provider("connect", self.key)
+        return _provider("connect", self.key)
 
     @property
     def has_deployment_module(self) -> bool:
@@ -38,7 +45,7 @@ class OAuthClient:
 
     @property
     def provider(self) -> Provider:
-        return Provider("oauth", self.client_id)
+        return _provider("oauth", self.client_id)
 
 
 @dataclass(slots=True)
