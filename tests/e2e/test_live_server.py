@@ -125,3 +125,26 @@ def test_cli_process_serves_and_stops_cleanly_on_sigterm() -> None:
             proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_requests_leave_no_reference_cycles_for_the_garbage_collector(http: httpx.Client) -> None:
+    # uvicorn's send is a method of its request cycle, which holds the scope; the emulator keeps send in the
+    # scope while a request runs (a dropped connection needs the transport) and must take it out after,
+    # or every request leaves a cycle that only a collection frees (pauses of 10 to 25 ms under load)
+    import gc
+
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle as H11Cycle
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as HttpToolsCycle
+
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(20):
+            http.get("/_emulator/health")
+            http.get("/rest/deployments/0.1/pipelines/p/environments/e/deployments/1")
+        gc.collect()
+        cycles = [o for o in gc.garbage if isinstance(o, H11Cycle | HttpToolsCycle)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert cycles == []
