@@ -256,17 +256,9 @@ class DeploymentService:
             site = self.sites.get(op.site)
             if site is not None:
                 gating = initial_gating(site, incoming, now)
-        part.put(
-            StoredDeployment(
-                key,
-                incoming.update_sequence_number,
-                incoming.body,
-                op.properties,
-                incoming.environment_type,
-                now,
-                gating,
-            )
-        )
+        usn, body, environment_type = incoming.update_sequence_number, incoming.body, incoming.environment_type
+        if old is None or not part.rewrite_in_place(old, op.properties, usn, body, environment_type, now, gating):
+            part.put(StoredDeployment(key, usn, body, op.properties, environment_type, now, gating))
         return [key], False
 
     # -- control ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from emulator.domain.model import DeploymentKey, Provider, StoredDeployment
+from emulator.domain.model import DeploymentKey, GatingState, Provider, StoredDeployment
 
 PartitionId = tuple[str, Provider]  # (site name, provider)
 
@@ -39,6 +39,28 @@ class Partition:
         self.records[record.key] = record
         for pair in record.properties.items():
             self.by_property.setdefault(pair, set()).add(record.key)
+
+    def rewrite_in_place(
+        self,
+        old: StoredDeployment,
+        properties: Mapping[str, str],
+        update_sequence_number: int,
+        body: bytes,
+        environment_type: str,
+        applied_at: float,
+        gating: GatingState | None,
+    ) -> bool:
+        """A deployment is mostly written again with the same request properties (in progress, then
+        done): then ``old`` takes the new values in place, its key and index entries stay as they are,
+        and this answers True. With other properties it answers False and changes nothing (``put``)."""
+        if old.properties != properties:
+            return False
+        old.update_sequence_number = update_sequence_number
+        old.body = body
+        old.environment_type = _shared(environment_type)
+        old.applied_at = applied_at
+        old.gating = gating
+        return True
 
     def remove(self, key: DeploymentKey) -> StoredDeployment | None:
         old = self.records.pop(key, None)

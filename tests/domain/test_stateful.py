@@ -100,6 +100,9 @@ class ServiceMachine(RuleBasedStateMachine):
             for key, rec in part.records.items()
         }
         assert actual == self.applied
+        for _, part in self.svc.store.partitions():  # a rewrite in place takes the new body with the new usn
+            for rec in part.records.values():
+                assert rec.data["updateSequenceNumber"] == rec.update_sequence_number
         assert len(self.svc.queue) == len(self.pending)
         latest: dict = {}
         for _, _seq, op in sorted(self.pending, key=lambda p: p[1]):
