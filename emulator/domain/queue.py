@@ -151,11 +151,7 @@ class ApplyQueue:
 
     def __iter__(self) -> Iterator[Pending]:
         """In the order they will apply: (due, seq)."""
-        return (entry[2] for entry in sorted(self._heap, key=_order))
+        return (entry[2] for entry in sorted(self._heap))  # seq is unique: tuples never compare their Pending
 
     def __len__(self) -> int:
         return len(self._heap)
-
-
-def _order(entry: tuple[float, int, Pending]) -> tuple[float, int]:
-    return entry[0], entry[1]
