@@ -125,19 +125,21 @@ class DeploymentService:
         return self.apply_delay if site.apply_delay is None else site.apply_delay
 
     def _enqueue_all(self, site: Site, ops: list[Upsert]) -> None:
-        """Enqueue one request's writes, in order: as ``_enqueue`` one by one, with the clock read once and,
-        at apply delay 0, the request's writes applied together after the last is queued."""
+        """Enqueue one request's writes, in order, as one run of the queue: as ``_enqueue`` one by one,
+        with the clock read once and, at apply delay 0, the writes applied together after the last is
+        queued."""
         if self.out_of_order or self.jitter or not ops:
             for op in ops:
                 self._enqueue(site, op)
             return
         now = self.clock.now()
         due = now + self.delay_for(site)
-        push, observers = self.queue.push, self.on_accept
-        for op in ops:
-            pending = push(op, accepted_at=now, due=due)
-            for observer in observers:
-                observer(pending)
+        run = self.queue.push_all(ops, accepted_at=now, due=due)
+        observers = self.on_accept
+        if observers:
+            for pending in run:
+                for observer in observers:
+                    observer(pending)
         if due <= now:
             self.apply_due()
 

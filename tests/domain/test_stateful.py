@@ -67,6 +67,22 @@ class ServiceMachine(RuleBasedStateMachine):
         self.svc.submit(self.site, provider, [dep], properties)
         self._push(("put", provider, key, usn, properties))
 
+    @rule(
+        provider=providers,
+        writes=st.lists(st.tuples(keys, st.integers(0, 6)), min_size=2, max_size=4),
+        properties=props,
+    )
+    def submit_many(
+        self, provider: Provider, writes: list[tuple[DeploymentKey, int]], properties: dict[str, str]
+    ) -> None:
+        """One request of several writes (one run of the apply queue), a key possibly more than once."""
+        deps = [deployment_input(k.pipeline_id, k.environment_id, k.sequence_number, usn) for k, usn in writes]
+        self.svc.submit(self.site, provider, deps, properties)
+        for key, usn in writes:
+            self.pending.append((self.clock.now() + self.delay, self.seq, ("put", provider, key, usn, properties)))
+            self.seq += 1
+        self._apply_model(self.clock.now())
+
     @rule(provider=providers, key=keys, bound=bounds)
     def delete(self, provider: Provider, key: DeploymentKey, bound: int | None) -> None:
         self.svc.delete(self.site, provider, key, bound)
