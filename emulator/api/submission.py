@@ -74,24 +74,23 @@ class Submission:
 
 # -- the format checks both paths share -------------------------------------------------------------
 
-_URI = re.compile(
+# An absolute RFC 3986 URI, as one pattern: one regex call per URL (anchored: ``match`` or ``search``).
+# Non-ASCII, non-space characters pass as java.net.URI lets them. http(s) additionally needs a host:
+# after "//", past the last "@" of the authority, a character that ends neither the authority nor the
+# host ("https://", "https://user@/x" and "https://:80" have none). Possessive repeats (Python 3.11+):
+# a long URL that fails at its end must not backtrack through every character.
+_HTTP_SCHEME = r"[Hh][Tt][Tt][Pp][Ss]?:"
+URI_PATTERN = (
+    rf"^(?:(?={_HTTP_SCHEME}//(?:[^/?#]*@)?+[^/?#:@])|(?!{_HTTP_SCHEME}))"  # http(s) with a host, or another scheme
     r"[A-Za-z][A-Za-z0-9+.\-]*:"  # scheme
-    # possessive (Python 3.11+): a long URL that fails at its end must not backtrack through every character
-    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]++|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s]++)++"
+    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]++|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s]++)++\Z"
 )
-# http(s) needs a host: after "//", past the last "@" of the authority, a character that ends neither
-# the authority nor the host ("https://", "https://user@/x" and "https://:80" have none).
-_HTTP_SCHEME = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?:")
-_HTTP_HOST = re.compile(r"//(?:[^/?#]*@)?+[^/?#:@]")
+_URI = re.compile(URI_PATTERN)
 
 
 def is_uri(value: str) -> bool:
-    """An absolute RFC 3986 URI; non-ASCII, non-space characters pass as java.net.URI lets them.
-    http(s) additionally needs a host: "https://" alone is a client bug worth catching."""
-    if _URI.fullmatch(value) is None:
-        return False
-    http = _HTTP_SCHEME.match(value)
-    return http is None or _HTTP_HOST.match(value, http.end()) is not None
+    """An absolute URI (``URI_PATTERN``): "https://" alone is a client bug worth catching."""
+    return _URI.match(value) is not None
 
 
 # Ranges in the pattern; only days 29 to 31 need the month (and the year) to tell.
@@ -254,6 +253,7 @@ def _decoder() -> msgspec.json.Decoder[_Request]:
 
 
 _to_builtins = msgspec.to_builtins
+_new_key = tuple.__new__  # DeploymentKey(...) without its Python-level __new__: one key per deployment
 _ENCODE = msgspec.json.Encoder().encode
 encode_json = _ENCODE  # compact UTF-8 JSON, as errors.dumps writes it
 _DEFAULT_SCHEMA_VERSION_TAIL = b',"schemaVersion":"1.0"}'
@@ -301,11 +301,15 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
     decide. ``uris`` and ``date_times`` hold the values already found valid in this request (a
     request's deployments mostly share their pipeline): each distinct value is checked once."""
     pipeline = deployment.pipeline
-    for value in (deployment.url, pipeline.url):
-        if value not in uris:
-            if not is_uri(value):
-                return None
-            uris.add(value)
+    url = deployment.url
+    if url not in uris:
+        if _URI.match(url) is None:
+            return None
+        uris.add(url)
+    if pipeline.url not in uris:
+        if _URI.match(pipeline.url) is None:
+            return None
+        uris.add(pipeline.url)
     if deployment.last_updated not in date_times:
         if not is_date_time(deployment.last_updated):
             return None
@@ -331,7 +335,7 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
     commands = deployment.commands
     environment = deployment.environment
     return DeploymentInput(
-        DeploymentKey(pipeline.id, environment.id, deployment.deployment_sequence_number),
+        _new_key(DeploymentKey, (pipeline.id, environment.id, deployment.deployment_sequence_number)),
         deployment.update_sequence_number,
         None,
         environment.type,

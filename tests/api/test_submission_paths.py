@@ -10,6 +10,7 @@ the fast path (else the fast path could silently rot into "always None").
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.api.schemas import validate_submission
-from emulator.api.submission import RequestInvalid, Submission, parse_submission, parse_valid_submission
+from emulator.api.submission import RequestInvalid, Submission, is_uri, parse_submission, parse_valid_submission
 from emulator.domain.model import DeploymentInput, to_body
 from tests import strategies
 
@@ -119,6 +120,12 @@ UNUSUAL = {
     "int64 as float": lambda d: d.update(updateSequenceNumber=3.0),
     "bad uri": lambda d: d.update(url="not a uri"),
     "host-less https": lambda d: d.update(url="https://"),
+    "user but no host": lambda d: d.update(url="https://user@/x"),
+    "port but no host": lambda d: d["pipeline"].update(url="https://:80"),
+    "http without slashes": lambda d: d.update(url="http:x"),
+    "url with a final newline": lambda d: d.update(url="https://e.com/\n"),
+    "other scheme": lambda d: d["pipeline"].update(url="urn:isbn:0451450523"),
+    "http with a user": lambda d: d.update(url="https://user@host"),
     "bad date": lambda d: d.update(lastUpdated="2026-02-30T00:00:00Z"),
     "no links": lambda d: d.pop("associations"),
     "issue key with newline": lambda d: d.update(issueKeys=["ABC-1\n"]),
@@ -230,3 +237,28 @@ def test_associations_are_made_on_first_use_and_equal_the_full_validators() -> N
     assert not isinstance(item._associations, tuple)  # not made yet
     assert_same(fast, full(body))
     assert item.associations == item.associations and isinstance(item._associations, tuple)
+
+
+_HTTP = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?:")
+_HOST = re.compile(r"//(?:[^/?#]*@)?+[^/?#:@]")
+_ABSOLUTE = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]++|%[0-9A-Fa-f]{2}|[^\x00-\x9f\s]++)++"
+)
+
+
+def spelled_out_is_uri(value: str) -> bool:
+    """The URI rule in three steps, as it was written before it became one pattern for msgspec."""
+    if _ABSOLUTE.fullmatch(value) is None:
+        return False
+    http = _HTTP.match(value)
+    return http is None or _HOST.match(value, http.end()) is not None
+
+
+uri_parts = st.sampled_from(["http", "HTTPS", "https", "ftp", "x", ":", "//", "/", "@", "?", "#", "%4a", "%z", "a"])
+uri_parts |= st.sampled_from([" ", "\n", "\u00a0", "é", "[", "]", "1", ".", "-"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(uri_parts, max_size=8).map("".join) | st.text(max_size=10))
+def test_the_uri_pattern_is_the_rule_spelled_out(value: str) -> None:
+    assert is_uri(value) == spelled_out_is_uri(value)
