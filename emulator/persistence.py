@@ -67,7 +67,7 @@ def _deployment(d: DeploymentInput) -> dict[str, Any]:
 
 
 def _deployment_from(j: dict[str, Any]) -> DeploymentInput:
-    return DeploymentInput(
+    return DeploymentInput.from_data(
         key=DeploymentKey(*j["key"]),
         update_sequence_number=j["usn"],
         data=j["data"],

@@ -67,7 +67,7 @@ def deployment_input(
         else (Association("commit", ({"commitHash": "abc", "repositoryId": "r"},)),)
     )
     data["schemaVersion"] = "1.0"
-    return DeploymentInput(
+    return DeploymentInput.from_data(
         key=DeploymentKey(pipeline, environment, number),
         update_sequence_number=usn,
         data=data,

@@ -486,7 +486,7 @@ def _to_input(deployment: DeploymentData, key: DeploymentKey) -> DeploymentInput
     data = deployment.model_dump(mode="json", exclude_unset=True)
     data.setdefault("schemaVersion", DEFAULT_SCHEMA_VERSION)
     groups = [Association(g["associationType"], tuple(g["values"])) for g in data.get("associations", [])]
-    return DeploymentInput(
+    return DeploymentInput.from_data(
         key=key,
         update_sequence_number=deployment.update_sequence_number,
         data=data,

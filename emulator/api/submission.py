@@ -18,15 +18,14 @@ of every message, and keeps it out of start-up.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, partial
-from typing import Annotated, Any, ClassVar, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from emulator.domain.model import GATING_COMMAND, Association, DeploymentInput, DeploymentKey
+from emulator.domain.model import GATING_COMMAND, DeploymentInput, DeploymentKey
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -170,53 +169,40 @@ class _Repository(_Struct):
 
 
 class _Group(_Struct, tag_field="associationType"):
-    kind: ClassVar[str]
-
-    def plain_values(self) -> tuple[Any, ...]:
-        return tuple(self.values)  # type: ignore[attr-defined]
+    """An association group; the fast path only checks it: ``DeploymentInput.associations`` reads the
+    groups back from the stored body when something needs them."""
 
 
 _Values = Meta(min_length=1, max_length=MAX_ASSOCIATION_VALUES)
 
 
 class _IssueIdOrKeys(_Group, tag="issueIdOrKeys"):
-    kind = "issueIdOrKeys"
-    values: Annotated[list[_IssueIdOrKey], _Values]
+    values: Annotated[tuple[_IssueIdOrKey, ...], _Values]
 
 
 class _IssueKeys(_Group, tag="issueKeys"):
-    kind = "issueKeys"
-    values: Annotated[list[_IssueIdOrKey], _Values]
+    values: Annotated[tuple[_IssueIdOrKey, ...], _Values]
 
 
 class _ServiceIdOrKeys(_Group, tag="serviceIdOrKeys"):
-    kind = "serviceIdOrKeys"
-    values: Annotated[list[_Text], _Values]
+    values: Annotated[tuple[_Text, ...], _Values]
 
 
 class _CommitGroup(_Group, tag="commit"):
-    kind = "commit"
-    values: Annotated[list[_Commit], _Values]
-
-    def plain_values(self) -> tuple[Any, ...]:
-        return tuple(_to_builtins(self.values))  # [{"commitHash": ..., "repositoryId": ...}]
+    values: Annotated[tuple[_Commit, ...], _Values]
 
 
 class _RepositoryGroup(_Group, tag="repository"):
-    kind = "repository"
-    values: Annotated[list[_Repository], _Values]
-
-    def plain_values(self) -> tuple[Any, ...]:
-        return tuple(_to_builtins(self.values))  # [{"repositoryId": ...}]
+    values: Annotated[tuple[_Repository, ...], _Values]
 
 
 class _Deployment(_Struct, kw_only=True):
     deployment_sequence_number: _Int64
     update_sequence_number: _Int64
-    issue_keys: Annotated[list[_IssueKey], Meta(min_length=1, max_length=MAX_ISSUE_KEYS)] | None = None
+    issue_keys: Annotated[tuple[_IssueKey, ...], Meta(min_length=1, max_length=MAX_ISSUE_KEYS)] | None = None
     associations: (
         Annotated[
-            list[_IssueIdOrKeys | _IssueKeys | _ServiceIdOrKeys | _CommitGroup | _RepositoryGroup],
+            tuple[_IssueIdOrKeys | _IssueKeys | _ServiceIdOrKeys | _CommitGroup | _RepositoryGroup, ...],
             Meta(min_length=1, max_length=MAX_ASSOCIATIONS),
         ]
         | None
@@ -252,7 +238,6 @@ def _decoder() -> msgspec.json.Decoder[_Request]:
     return msgspec.json.Decoder(_Request)
 
 
-_to_builtins = msgspec.to_builtins
 _new_key = tuple.__new__  # DeploymentKey(...) without its Python-level __new__: one key per deployment
 _ENCODE = msgspec.json.Encoder().encode
 encode_json = _ENCODE  # compact UTF-8 JSON, as errors.dumps writes it
@@ -318,7 +303,7 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
     if groups is None:
         if deployment.issue_keys is None:
             return None  # a rejection: "issueKeys or associations"
-        associations: tuple[Association, ...] | Callable[[], tuple[Association, ...]] = ()
+        associations: tuple[()] | None = ()
     else:
         if len(groups) > 1:  # one group holds at most MAX_ASSOCIATION_VALUES by its own limit
             total = 0
@@ -326,7 +311,7 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
                 total += len(group.values)  # type: ignore[attr-defined]
             if total > MAX_ASSOCIATION_VALUES:
                 return None
-        associations = partial(_associations, groups)  # made on first use: most requests never need them
+        associations = None  # read from the body on first use: most requests never need them
     # pydantic's model_dump(exclude_unset=True) leaves an absent schemaVersion out, and the full validator
     # then appends the default. Either way the bytes are copied: msgspec hands back the buffer it grew, up
     # to a third larger than the JSON in it, and the store keeps a million of them (200 MB at 1,000,000).
@@ -337,15 +322,11 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
     return DeploymentInput(
         _new_key(DeploymentKey, (pipeline.id, environment.id, deployment.deployment_sequence_number)),
         deployment.update_sequence_number,
-        None,
         environment.type,
-        () if deployment.issue_keys is None else tuple(deployment.issue_keys),
-        associations,
+        () if deployment.issue_keys is None else deployment.issue_keys,
         commands is not None and any(c.command == GATING_COMMAND for c in commands),
-        body=body,
-        last_updated=deployment.last_updated,
+        deployment.last_updated,
+        None,
+        body,
+        associations,
     )
-
-
-def _associations(groups: list[_Group]) -> tuple[Association, ...]:
-    return tuple([Association(group.kind, group.plain_values()) for group in groups])

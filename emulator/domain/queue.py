@@ -70,7 +70,10 @@ class ApplyQueue:
         self._heap: list[tuple[float, int, list[Pending]]] = []
         self._count = 0
         self._seq = itertools.count()
-        self._latest: dict[tuple[str, Provider, DeploymentKey], Pending] = {}  # last accepted upsert per key
+        # the last accepted upsert of each key, per (site, provider): keyed by the deployment key itself,
+        # a pending write adds no tracked object (a (site, provider, key) tuple would be one more per write
+        # for the garbage collector to walk)
+        self._latest: dict[tuple[str, Provider], dict[DeploymentKey, Pending]] = {}
 
     def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
         return self.push_all((op,), accepted_at=accepted_at, due=due)[0]
@@ -78,26 +81,37 @@ class ApplyQueue:
     def push_all(self, ops: Iterable[Operation], *, accepted_at: float, due: float) -> list[Pending]:
         """Queue operations accepted and due together, as one run, in the order given. The list returned
         is the queue's own: read it, never change it."""
-        seq, latest = self._seq, self._latest
+        seq = self._seq
         run = [Pending(due, next(seq), accepted_at, op) for op in ops]
         if run:
             heappush(self._heap, (due, run[0].seq, run))
             self._count += len(run)
+            site, provider, latest = None, None, {}
             for item in run:
                 op = item.op
                 if type(op) is Upsert:
-                    latest[(op.site, op.provider, op.deployment.key)] = item
+                    if op.site is not site or op.provider is not provider:  # a run's writes mostly share them
+                        site, provider = op.site, op.provider
+                        latest = self._latest_of(site, provider)
+                    latest[op.deployment.key] = item
         return run
+
+    def _latest_of(self, site: str, provider: Provider) -> dict[DeploymentKey, Pending]:
+        latest = self._latest.get((site, provider))
+        if latest is None:
+            latest = self._latest[(site, provider)] = {}
+        return latest
 
     def restore(self, item: Pending) -> None:
         """Put back an operation read from durable state, keeping its sequence number and due time."""
         heappush(self._heap, (item.due, item.seq, [item]))
         self._count += 1
-        if isinstance(item.op, Upsert):
-            index = (item.op.site, item.op.provider, item.op.deployment.key)
-            current = self._latest.get(index)
+        op = item.op
+        if isinstance(op, Upsert):
+            latest = self._latest_of(op.site, op.provider)
+            current = latest.get(op.deployment.key)
             if current is None or current.seq < item.seq:
-                self._latest[index] = item
+                latest[op.deployment.key] = item
         self._seq = itertools.count(max(item.seq + 1, self.next_seq))
 
     def restore_seq(self, next_seq: int) -> None:
@@ -130,15 +144,17 @@ class ApplyQueue:
 
     def latest_upsert(self, site: str, provider: Provider, key: DeploymentKey) -> Upsert | None:
         """The most recently accepted write of this deployment that has not applied yet."""
-        item = self._latest.get((site, provider, key))
+        latest = self._latest.get((site, provider))
+        item = None if latest is None else latest.get(key)
         return None if item is None else item.op  # type: ignore[return-value]
 
     def _forget(self, item: Pending) -> Pending:
         op = item.op
         if type(op) is Upsert:
-            index = (op.site, op.provider, op.deployment.key)
-            if self._latest.get(index) is item:
-                del self._latest[index]
+            latest = self._latest.get((op.site, op.provider))
+            key = op.deployment.key
+            if latest is not None and latest.get(key) is item:
+                del latest[key]
         return item
 
     def pop_due(self, now: float) -> Iterator[Pending]:
