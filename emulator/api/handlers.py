@@ -403,7 +403,7 @@ class JiraSurface:
             site.name,
             provider,
             valid,
-            lambda key: self.service.latest_accepted(site, provider, key),
+            self.service.latest_accepted(site, provider),
             self.service.clock.now(),
         )
         refusal = self.note(caller.call, findings)

@@ -239,7 +239,9 @@ def _decoder() -> msgspec.json.Decoder[_Request]:
 
 
 _new_key = tuple.__new__  # DeploymentKey(...) without its Python-level __new__: one key per deployment
-_ENCODE = msgspec.json.Encoder().encode
+_ENCODER = msgspec.json.Encoder()
+_ENCODE = _ENCODER.encode
+_ENCODE_INTO = _ENCODER.encode_into
 encode_json = _ENCODE  # compact UTF-8 JSON, as errors.dumps writes it
 _DEFAULT_SCHEMA_VERSION_TAIL = b',"schemaVersion":"1.0"}'
 
@@ -265,8 +267,9 @@ def parse_valid_submission(body: bytes) -> Submission | None:
     deprecated = False
     uris: set[str] = set()
     date_times: set[str] = set()
+    buffer = bytearray()  # each deployment is encoded into it, then copied out at its exact size
     for deployment in request.deployments:
-        item = _to_input(deployment, uris, date_times)
+        item = _to_input(deployment, uris, date_times, buffer)
         if item is None:
             return None
         deprecated = deprecated or deployment.issue_keys is not None
@@ -281,7 +284,9 @@ def parse_valid_submission(body: bytes) -> Submission | None:
     )
 
 
-def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> DeploymentInput | None:
+def _to_input(
+    deployment: _Deployment, uris: set[str], date_times: set[str], buffer: bytearray
+) -> DeploymentInput | None:
     """The DeploymentInput of a deployment that passed msgspec, or None where the full validator must
     decide. ``uris`` and ``date_times`` hold the values already found valid in this request (a
     request's deployments mostly share their pipeline): each distinct value is checked once."""
@@ -313,10 +318,13 @@ def _to_input(deployment: _Deployment, uris: set[str], date_times: set[str]) -> 
                 return None
         associations = None  # read from the body on first use: most requests never need them
     # pydantic's model_dump(exclude_unset=True) leaves an absent schemaVersion out, and the full validator
-    # then appends the default. Either way the bytes are copied: msgspec hands back the buffer it grew, up
-    # to a third larger than the JSON in it, and the store keeps a million of them (200 MB at 1,000,000).
-    encoded = _ENCODE(deployment)
-    body = encoded[:-1] + (_DEFAULT_SCHEMA_VERSION_TAIL if deployment.schema_version is UNSET else b"}")
+    # then appends the default. The body is encoded into the request's buffer, which msgspec leaves at the
+    # JSON's exact length, and copied out: msgspec's own encode() hands back the buffer it grew, up to a
+    # third larger than the JSON in it, and the store keeps a million of them (200 MB at 1,000,000).
+    _ENCODE_INTO(deployment, buffer)
+    if deployment.schema_version is UNSET:
+        buffer[-1:] = _DEFAULT_SCHEMA_VERSION_TAIL
+    body = bytes(buffer)
     commands = deployment.commands
     environment = deployment.environment
     return DeploymentInput(

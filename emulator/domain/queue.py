@@ -92,11 +92,13 @@ class ApplyQueue:
                 if type(op) is Upsert:
                     if op.site is not site or op.provider is not provider:  # a run's writes mostly share them
                         site, provider = op.site, op.provider
-                        latest = self._latest_of(site, provider)
+                        latest = self.latest_of(site, provider)
                     latest[op.deployment.key] = item
         return run
 
-    def _latest_of(self, site: str, provider: Provider) -> dict[DeploymentKey, Pending]:
+    def latest_of(self, site: str, provider: Provider) -> dict[DeploymentKey, Pending]:
+        """The last accepted upsert of each key of a site and provider that has not applied: the queue's
+        own index, to read, never to change."""
         latest = self._latest.get((site, provider))
         if latest is None:
             latest = self._latest[(site, provider)] = {}
@@ -108,7 +110,7 @@ class ApplyQueue:
         self._count += 1
         op = item.op
         if isinstance(op, Upsert):
-            latest = self._latest_of(op.site, op.provider)
+            latest = self.latest_of(op.site, op.provider)
             current = latest.get(op.deployment.key)
             if current is None or current.seq < item.seq:
                 latest[op.deployment.key] = item
@@ -172,10 +174,18 @@ class ApplyQueue:
         """Yield the operations of a run taken off the heap; if the caller stops early, the ones it
         has not been given go back on the heap."""
         self._count -= len(run)
-        forget = self._forget
+        site, provider, latest = None, None, None
         for index, item in enumerate(run):
+            op = item.op
+            if type(op) is Upsert:  # _forget(item), with the index of a run's (site, provider) looked up once
+                if op.site is not site or op.provider is not provider:
+                    site, provider = op.site, op.provider
+                    latest = self._latest.get((site, provider))
+                key = op.deployment.key
+                if latest is not None and latest.get(key) is item:
+                    del latest[key]
             try:
-                yield forget(item)
+                yield item
             except GeneratorExit:
                 rest = run[index + 1 :]
                 if rest:

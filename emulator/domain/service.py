@@ -82,6 +82,10 @@ class DeploymentService:
         outcome = SubmitOutcome()
         unknown_groups: dict[str, list[Any]] = {}
         shared = dict(properties)  # one copy for the whole request; stored records never change it
+        if not site.projects and not site.services:  # no catalogue: every value is known (_split_known)
+            outcome.accepted = [deployment.key for deployment in deployments]
+            self._enqueue_all(site, [Upsert(site.name, provider, d, shared) for d in deployments])
+            return outcome
         known_values: dict[tuple[str, Any], bool] = {}  # one lookup per distinct value in the request
         upserts = []
         for deployment in deployments:
@@ -163,15 +167,23 @@ class DeploymentService:
         return self.store.get(site.name, provider, key)
 
     def latest_accepted(
-        self, site: Site, provider: Provider, key: DeploymentKey
-    ) -> tuple[int, DeploymentInput | StoredDeployment] | None:
-        """The newest accepted write of a deployment, pending or applied: (updateSequenceNumber, the write),
-        where the write has ``body`` and ``data``."""
-        pending = self.queue.latest_upsert(site.name, provider, key)
-        if pending is not None:
-            return pending.deployment.update_sequence_number, pending.deployment
-        record = self.store.get(site.name, provider, key)
-        return None if record is None else (record.update_sequence_number, record)
+        self, site: Site, provider: Provider
+    ) -> Callable[[DeploymentKey], tuple[int, DeploymentInput | StoredDeployment] | None]:
+        """A lookup of the newest accepted write of a deployment, pending or applied: (updateSequenceNumber,
+        the write), where the write has ``body`` and ``data``. One function for a request's keys, valid
+        until the next change: it reads the queue's and the store's indexes of this site and provider."""
+        pending = self.queue.latest_of(site.name, provider)
+        records = self.store.records_of(site.name, provider)
+
+        def latest(key: DeploymentKey) -> tuple[int, DeploymentInput | StoredDeployment] | None:
+            item = pending.get(key)
+            if item is not None:
+                deployment = item.op.deployment  # type: ignore[union-attr]
+                return deployment.update_sequence_number, deployment
+            record = records.get(key)
+            return None if record is None else (record.update_sequence_number, record)
+
+        return latest
 
     def gating_status(self, site: Site, provider: Provider, key: DeploymentKey) -> GatingState | None:
         """What a poll of the gating status sees; a poll counts towards a site's after-N-polls rule."""
@@ -218,9 +230,17 @@ class DeploymentService:
     def _apply_all(self, items: Any, now: float) -> int:
         """Apply operations taken off the queue at ``now``, in order, and tell the observers."""
         count = 0
-        apply, observers = self._apply, self.on_apply
+        observers, store = self.on_apply, self.store
+        site, provider, part = None, None, Partition()
         for pending in items:
-            changed, skipped = apply(pending.op, now)
+            op = pending.op
+            if op.site is not site or op.provider is not provider:  # a run's writes share them
+                site, provider = op.site, op.provider
+                part = store.partition(site, provider)
+            if type(op) is Upsert:
+                changed, skipped = self._apply_upsert(op, part, now)
+            else:
+                changed, skipped = self._apply_delete(op, part), False
             for observer in observers:
                 observer(Applied(pending, changed, skipped))
             count += 1
@@ -234,18 +254,21 @@ class DeploymentService:
         part = self.store.partition(op.site, op.provider)
         if type(op) is Upsert:
             return self._apply_upsert(op, part, self.clock.now() if now is None else now)
+        return self._apply_delete(op, part), False
+
+    def _apply_delete(self, op: DeleteByKey | DeleteByProperties, part: Partition) -> list[DeploymentKey]:
         if isinstance(op, DeleteByKey):
             record = part.records.get(op.key)
             if record is None or not _within(record, op.max_update_sequence_number):
-                return [], False
+                return []
             part.remove(op.key)
-            return [op.key], False
+            return [op.key]
         doomed = [
             key for key in part.matching(op.properties) if _within(part.records[key], op.max_update_sequence_number)
         ]
         for key in doomed:
             part.remove(key)
-        return doomed, False
+        return doomed
 
     def _apply_upsert(self, op: Upsert, part: Partition, now: float) -> tuple[list[DeploymentKey], bool]:
         incoming = op.deployment

@@ -57,7 +57,8 @@ class Partition:
             return False
         old.update_sequence_number = update_sequence_number
         old.body = body
-        old.environment_type = _shared(environment_type)
+        if old.environment_type != environment_type:
+            old.environment_type = _shared(environment_type)
         old.applied_at = applied_at
         old.gating = gating
         return True
@@ -110,6 +111,11 @@ class DeploymentStore:
     def get(self, site: str, provider: Provider, key: DeploymentKey) -> StoredDeployment | None:
         part = self._partitions.get((site, provider))
         return None if part is None else part.records.get(key)
+
+    def records_of(self, site: str, provider: Provider) -> Mapping[DeploymentKey, StoredDeployment]:
+        """A provider's records on a site, to read (empty, without making a partition, when it has none)."""
+        part = self._partitions.get((site, provider))
+        return {} if part is None else part.records
 
     def partitions(self) -> Iterator[tuple[PartitionId, Partition]]:
         yield from self._partitions.items()
