@@ -48,3 +48,11 @@ def test_create_app_leaves_the_collector_of_its_host_process_alone() -> None:
         "print(json.dumps([gc.get_threshold() == before, gc.get_freeze_count()]))\n"
     )
     assert answer == [True, 0]
+
+
+def test_the_benchmark_baseline_runs_with_the_same_collector_settings() -> None:
+    """A submit ratio against a baseline on Python's defaults would credit the emulator with its collector
+    settings, not its code (benchmarks/baseline_app.py)."""
+    from benchmarks import baseline_app
+
+    assert baseline_app.GC_THRESHOLDS == GC_THRESHOLDS
