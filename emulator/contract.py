@@ -208,10 +208,16 @@ class ContractChecker:
 
     def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:
         highest: dict[tuple[str, str], int] = {}  # a request's keys mostly share pipeline and environment
-        for pipeline, environment, number in keys:
-            top = highest.get((pipeline, environment))
-            if top is None or number > top:
-                highest[(pipeline, environment)] = number
+        pair, top = None, 0
+        for key in keys:
+            if key[:2] != pair:  # a run of keys of one pipeline and environment needs no dict
+                if pair is not None:
+                    highest[pair] = max(highest.get(pair, top), top)
+                pair, top = key[:2], key[2]
+            elif key[2] > top:
+                top = key[2]
+        if pair is not None:
+            highest[pair] = max(highest.get(pair, top), top)
         for (pipeline, environment), number in highest.items():
             index = (site, provider, pipeline, environment)
             self._highest[index] = max(self._highest.get(index, number), number)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from msgspec import Struct
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -141,6 +142,15 @@ def deployment_key_json(key: DeploymentKey) -> dict[str, Any]:
         "environmentId": key.environment_id,
         "deploymentSequenceNumber": key.sequence_number,
     }
+
+
+class _KeyJson(Struct, gc=False):
+    """``deployment_key_json`` as a struct, for the 100 keys of an accepted submit: msgspec encodes the
+    same bytes from it, and making one costs a fraction of a dict."""
+
+    pipelineId: str
+    environmentId: str
+    deploymentSequenceNumber: int
 
 
 class JiraSurface:
@@ -396,7 +406,8 @@ class JiraSurface:
             submission = parse_submission(body)
         except RequestInvalid as invalid:
             return self.refuse(caller.call, 400, invalid.messages, "; ".join(invalid.messages))
-        valid = [item for item in submission.items if isinstance(item, DeploymentInput)]
+        items = submission.items
+        valid = [item for item in items if type(item) is DeploymentInput]
         site, provider = caller.site, caller.provider
         self.service.apply_due()
         findings = self.contract.submission(
@@ -412,14 +423,14 @@ class JiraSurface:
         outcome = self.service.submit(site, provider, valid, submission.properties)
         self.contract.accepted(site.name, provider, outcome.accepted)
         self.note(caller.call, self.contract.unknown(outcome.unknown_issue_keys, outcome.unknown_associations))
-        rejected = [(item.key, item.messages) for item in submission.items if isinstance(item, RejectedInput)]
+        rejected = [(i.key, i.messages) for i in items if type(i) is RejectedInput] if len(valid) < len(items) else []
         rejected += outcome.rejected
         caller.call.touched = outcome.accepted
         caller.call.summary = f"accepted={len(outcome.accepted)} rejected={len(rejected)}"
         if rejected:
             caller.call.reason = "; ".join(f"{tuple(k)}: {' / '.join(msgs)}" for k, msgs in rejected)
         body_out = {
-            "acceptedDeployments": [deployment_key_json(k) for k in outcome.accepted],
+            "acceptedDeployments": [_KeyJson(*k) for k in outcome.accepted],
             "rejectedDeployments": [
                 {"key": deployment_key_json(k), "errors": [{"message": m} for m in msgs]} for k, msgs in rejected
             ],
