@@ -225,7 +225,7 @@ class DurableState:
                     _gating_from(r["gating"]),
                 )
             )
-        for p in doc["pending"]:
+        for p in sorted(doc["pending"], key=lambda p: p["seq"]):  # in sequence order: see restore
             svc.queue.restore(Pending(p["due"], p["seq"], p["acceptedAt"], _op_from(p["op"])))
         svc.queue.restore_seq(doc["nextSeq"])
         return len(doc["records"]), len(doc["pending"])

@@ -9,7 +9,7 @@ the order of calls, never on when a background task last woke up.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from emulator.domain.model import (
     Provider,
     StoredDeployment,
 )
-from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
+from emulator.domain.queue import ApplyQueue, DeleteByKey, DeleteByProperties, Operation, Pending, Run, Upsert
 from emulator.domain.sites import ConnectApp, OAuthClient, Site, SiteRegistry
 from emulator.domain.store import DeploymentStore, Partition
 
@@ -138,10 +138,10 @@ class DeploymentService:
             return
         now = self.clock.now()
         due = now + self.delay_for(site)
-        run = self.queue.push_all(ops, accepted_at=now, due=due)
+        run = self.queue.push_all(ops, accepted_at=now, due=due)  # type: ignore[arg-type]
         observers = self.on_accept
         if observers:
-            for pending in run:
+            for pending in run.pendings():
                 for observer in observers:
                     observer(pending)
         if due <= now:
@@ -176,9 +176,9 @@ class DeploymentService:
         records = self.store.records_of(site.name, provider)
 
         def latest(key: DeploymentKey) -> tuple[int, DeploymentInput | StoredDeployment] | None:
-            item = pending.get(key)
-            if item is not None:
-                deployment = item.op.deployment  # type: ignore[union-attr]
+            upsert = pending.get(key)
+            if upsert is not None:
+                deployment = upsert.deployment
                 return deployment.update_sequence_number, deployment
             record = records.get(key)
             return None if record is None else (record.update_sequence_number, record)
@@ -218,37 +218,44 @@ class DeploymentService:
         next_due = self.queue.next_due()
         if next_due is None or next_due > now:  # every read asks: most of the time nothing is due
             return 0
-        return self._apply_all(self.queue.pop_due(now), now)
+        return self._apply_all(self.queue.pop_due_runs(now), now)
 
     def flush(self) -> int:
         """Apply everything pending now, due or not."""
-        return self._apply_all(self.queue.pop_all(), self.clock.now())
+        return self._apply_all(self.queue.pop_all_runs(), self.clock.now())
 
     def next_due(self) -> float | None:
         return self.queue.next_due()
 
-    def _apply_all(self, items: Any, now: float) -> int:
-        """Apply operations taken off the queue at ``now``, in order, and tell the observers."""
+    def _apply_all(self, runs: Iterable[Run], now: float) -> int:
+        """Apply runs taken off the queue at ``now``, in order, and tell the observers. If applying fails
+        part way (a bug), the rest of the run goes back on the queue."""
         count = 0
         observers, store = self.on_apply, self.store
         site, provider, part = None, None, Partition()
-        for pending in items:
-            op = pending.op
-            if op.site is not site or op.provider is not provider:  # a run's writes share them
-                site, provider = op.site, op.provider
-                part = store.partition(site, provider)
-            if type(op) is Upsert:
-                changed, skipped = self._apply_upsert(op, part, now)
-            else:
-                changed, skipped = self._apply_delete(op, part), False
-            for observer in observers:
-                observer(Applied(pending, changed, skipped))
-            count += 1
+        for run in runs:
+            for index, op in enumerate(run.ops):
+                try:
+                    if op.site is not site or op.provider is not provider:  # a run's writes share them
+                        site, provider = op.site, op.provider
+                        part = store.partition(site, provider)
+                    if type(op) is Upsert:
+                        changed, skipped = self._apply_upsert(op, part, now)
+                    else:
+                        changed, skipped = self._apply_delete(op, part), False  # type: ignore[arg-type]
+                except BaseException:
+                    self.queue.put_back(run, index + 1)
+                    raise
+                for observer in observers:
+                    observer(Applied(run.pending(index), changed, skipped))
+                count += 1
         return count
 
     def apply_one(self, pending: Pending) -> None:
         """Apply one operation already taken off the queue, and tell the observers."""
-        self._apply_all((pending,), self.clock.now())
+        changed, skipped = self._apply(pending.op, self.clock.now())
+        for observer in self.on_apply:
+            observer(Applied(pending, changed, skipped))
 
     def _apply(self, op: Operation, now: float | None = None) -> tuple[list[DeploymentKey], bool]:
         part = self.store.partition(op.site, op.provider)

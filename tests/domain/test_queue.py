@@ -3,7 +3,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from emulator.domain.model import DeploymentKey, Provider
-from emulator.domain.queue import ApplyQueue, DeleteByKey, Operation, Upsert
+from emulator.domain.queue import ApplyQueue, DeleteByKey, Operation, Pending, Upsert
 from tests.factories import deployment_input
 
 P = Provider("connect", "app")
@@ -38,7 +38,7 @@ def test_a_run_keeps_its_order_among_single_operations_of_the_same_due_time() ->
     q.push(op(1), accepted_at=0, due=2)
     run = q.push_all([op(2), op(3), op(4)], accepted_at=0, due=2)
     q.push(op(5), accepted_at=0, due=1)
-    assert [p.seq for p in run] == [1, 2, 3]
+    assert [p.seq for p in run.pendings()] == [1, 2, 3]
     assert len(q) == 5
     assert [p.op.key.sequence_number for p in q] == [5, 1, 2, 3, 4]
     assert [p.op.key.sequence_number for p in q.pop_due(2)] == [5, 1, 2, 3, 4]
@@ -93,8 +93,16 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(ops=st.lists(operations, max_size=5), due=times)
     def push_all(self, ops: list[Operation], due: float) -> None:
         run = self.q.push_all(ops, accepted_at=0, due=due)
-        assert [p.op for p in run] == ops
+        assert [p.op for p in run.pendings()] == ops
         self._add(ops, due)
+
+    @rule(one=operations, due=times, gap=st.integers(0, 2))
+    def restore(self, one: Operation, due: float, gap: int) -> None:
+        """As durable state does: in sequence order, numbers possibly skipped."""
+        self.seq += gap
+        self.q.restore(Pending(due, self.seq, 0.0, one))
+        self._add([one], due)
+        assert self.q.next_seq == self.seq
 
     @rule(now=times, stop_after=st.none() | st.integers(0, 4))
     def pop_due(self, now: float, stop_after: int | None) -> None:

@@ -138,3 +138,24 @@ def test_reset_one_site_keeps_the_others(clock: ManualClock) -> None:
     assert svc.get(svc.sites.get("b"), P, K) is not None
     svc.reset()
     assert len(svc.store) == 0
+
+
+def test_a_run_that_fails_part_way_puts_the_rest_back(svc: DeploymentService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug while applying must not lose the writes after it: they go back on the queue, in order."""
+    s = svc.sites.get("s")
+    svc.submit(s, P, [deployment_input(number=n) for n in (1, 2, 3)], {})
+    real = svc._apply_upsert
+
+    def failing(op, part, now):  # type: ignore[no-untyped-def]
+        if op.deployment.key.sequence_number == 2:
+            raise RuntimeError("a bug")
+        return real(op, part, now)
+
+    monkeypatch.setattr(svc, "_apply_upsert", failing)
+    with pytest.raises(RuntimeError):
+        svc.flush()
+    assert [p.op.deployment.key.sequence_number for p in svc.queue] == [3]
+    assert svc.queue.latest_upsert("s", P, DeploymentKey("pipe", "env", 3)) is not None
+    monkeypatch.undo()
+    svc.flush()
+    assert sorted(k.sequence_number for _, part in svc.store.partitions() for k in part.records) == [1, 3]
