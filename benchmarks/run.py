@@ -431,6 +431,34 @@ def visibility(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None:
     )
 
 
+# -- delete by properties over HTTP -------------------------------------------------------------------
+
+
+def delete_http(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None:
+    from benchmarks.delete_http import delete_over_http
+
+    log(f"delete over HTTP: filling {plan.store_size:,} and 1,000 deployments through POST /bulk")
+    found = delete_over_http(plan.store_size, plan.delete_rounds, 100, pin, log_dir)
+    report.raw["delete_http"] = found
+    small, large = found["small"], found["large"]
+    ratio = large["median_round_trip_us"] / small["median_round_trip_us"]
+    report.rows.append(
+        Row(
+            name=f"`deleteDeploymentsByProperty` over HTTP, 10 among {large['stored']:,} vs 10 among "
+            f"{small['stored']:,} stored, as a client sees it (µs per delete, round trip)",
+            emulator=f"{large['median_round_trip_us']:.0f}",
+            baseline=f"{small['median_round_trip_us']:.0f}",
+            measured=f"{ratio:.2f}×",
+            target="report",
+            result="INFO",
+            note=f"{small['deletes']:,} deletes of each, alternated, on two servers at `--apply-delay 0` (applied "
+            f"before the 202); server CPU per delete {large['median_server_cpu_us']:.0f} vs "
+            f"{small['median_server_cpu_us']:.0f} µs; filled through `POST /bulk` in requests of 10 "
+            f"({large['fill_seconds']:.0f} s)",
+        )
+    )
+
+
 # -- domain (in-process, own subprocesses) ------------------------------------------------------------
 
 
@@ -624,8 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds, 100,000 instead of 1,000,000")
     parser.add_argument(
         "--only",
-        default="http,inprocess,startup,visibility,domain,profile",
-        help="comma-separated phases: http, inprocess, startup, visibility, domain, profile",
+        default="http,inprocess,startup,visibility,domain,delete-http,profile",
+        help="comma-separated phases: http, inprocess, startup, visibility, domain, delete-http, profile",
     )
     parser.add_argument(
         "--profile",
@@ -686,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
         visibility(plan, pin, log_dir, report)
     if "domain" in phases:
         domain_benchmarks(plan, report)
+    if "delete-http" in phases:
+        delete_http(plan, pin, log_dir, report)
     if "profile" in phases:
         log("profiles (py-spy)")
         profiles(plan, pin, loader, log_dir, out, report)
