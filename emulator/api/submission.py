@@ -294,14 +294,11 @@ def _to_input(
     deployment: _Deployment, uris: set[str], date_times: set[str], buffer: bytearray
 ) -> DeploymentInput | None:
     """The DeploymentInput of a deployment that passed msgspec, or None where the full validator must
-    decide. ``uris`` and ``date_times`` hold the values already found valid in this request (a
-    request's deployments mostly share their pipeline): each distinct value is checked once."""
+    decide. ``uris`` and ``date_times`` hold the pipeline URLs and lastUpdated values already found valid
+    in this request (its deployments mostly share them): each distinct one is checked once."""
     pipeline = deployment.pipeline
-    url = deployment.url
-    if url not in uris:
-        if _URI.match(url) is None:
-            return None
-        uris.add(url)
+    if _URI.match(deployment.url) is None:  # mostly one of its own: no memo
+        return None
     if pipeline.url not in uris:
         if _URI.match(pipeline.url) is None:
             return None

@@ -288,7 +288,10 @@ class DeploymentService:
             site = self.sites.get(op.site)
             if site is not None:
                 gating = initial_gating(site, incoming, now)
-        usn, body, environment_type = incoming.update_sequence_number, incoming.body, incoming.environment_type
+        body = incoming._body  # the fast parser's inputs have it; others make it on first use
+        if body is None:
+            body = incoming.body
+        usn, environment_type = incoming.update_sequence_number, incoming.environment_type
         if old is None or not part.rewrite_in_place(old, op.properties, usn, body, environment_type, now, gating):
             part.put(StoredDeployment(key, usn, body, op.properties, environment_type, now, gating))
         return [key], False
