@@ -7,6 +7,7 @@ entry, so a long load run cannot grow it without limit.
 from __future__ import annotations
 
 import itertools
+import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -86,7 +87,7 @@ class Entry:
                 raise AttributeError(f"journal entry has no field {name!r}")
             value = fields[position]
             if name == "touched":
-                return _touched_json(value)
+                return _touched_json(value, fields[_POSITION["response_body"]])
             if name == "provider" and value is not None:
                 return str(value)  # recorded as the Provider, shown as "connect:app-key"
             return value
@@ -95,7 +96,7 @@ class Entry:
         except KeyError:
             pass
         else:
-            return _touched_json(value) if name == "touched" else value
+            return _touched_json(value, fields.get("response_body")) if name == "touched" else value
         if name == "findings":
             return []
         if name in _DEFAULTS:
@@ -129,9 +130,19 @@ class Entry:
         return out
 
 
-def _touched_json(keys: list[Any]) -> list[dict[str, Any]]:
+# What a submit records as its touched deployments when its whole answer is journalled: they are that
+# answer's acceptedDeployments, read from it when the entry is read. Kept as keys, a thousand journalled
+# submits held 100,000 of them, and each call freed the 100 of the entry it pushed out, long out of the CPU
+# cache: about 5% of a submit's time over HTTP.
+ACCEPTED_IN_RESPONSE = ("acceptedDeployments",)
+
+
+def _touched_json(keys: list[Any], response_body: bytes | None) -> list[dict[str, Any]]:
     """Touched deployments are recorded as their keys, (pipelineId, environmentId, deploymentSequenceNumber)
-    tuples, and shown as objects: a submit touches up to 100, and most entries are never read."""
+    tuples, or as ACCEPTED_IN_RESPONSE, and shown as objects: a submit touches up to 100, and most entries
+    are never read."""
+    if keys is ACCEPTED_IN_RESPONSE:
+        return json.loads(response_body or b"{}").get("acceptedDeployments", [])  # type: ignore[no-any-return]
     return [
         key
         if isinstance(key, dict)

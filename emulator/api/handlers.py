@@ -33,6 +33,7 @@ from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
 from emulator.domain.service import DeploymentService, QueueFull
 from emulator.domain.sites import Site
 from emulator.faults import FaultSet, RateLimits, retry_after_headers
+from emulator.journal import ACCEPTED_IN_RESPONSE, BODY_KEPT
 
 log = logging.getLogger("emulator.calls")
 
@@ -67,7 +68,8 @@ class Call:
     provider: Provider | None = None
     status: int = 0
     reason: str | None = None
-    touched: Sequence[DeploymentKey] = ()  # the journal keeps it: a tuple, or the outcome's own list
+    # the journal keeps it: a tuple, the outcome's own list, or ACCEPTED_IN_RESPONSE (a submit's answer has them)
+    touched: Sequence[DeploymentKey] = ()
     summary: str = ""
     latency_ms: float = 0.0
     request_body: bytes | None = None
@@ -438,7 +440,10 @@ class JiraSurface:
             "unknownAssociations": outcome.unknown_associations,
         }
         # msgspec writes the same compact UTF-8 JSON as errors.dumps, at a quarter of the cost for 100 keys
-        return Response(encode_json(body_out), status_code=202, media_type="application/json")
+        answer = encode_json(body_out)
+        if len(answer) <= BODY_KEPT:  # the journal keeps all of it: the touched keys are read from it
+            caller.call.touched = ACCEPTED_IN_RESPONSE
+        return Response(answer, status_code=202, media_type="application/json")
 
     async def get(self, request: Request, caller: Caller) -> Response:
         key = self._key(caller)

@@ -131,3 +131,19 @@ def test_a_bad_path_encoding_is_refused_every_time(client: TestClient) -> None:
     for _ in range(2):
         r = client.get(path, headers=signed(path))
         assert r.status_code == 400 and "percent-encoded" in r.headers["X-Emulator-Reason"]
+
+
+@pytest.mark.parametrize("id_length", [1, 255], ids=["answer kept whole", "answer clipped"])
+def test_a_submit_journals_the_deployments_it_accepted(client: TestClient, id_length: int) -> None:
+    """The touched deployments of a submit are read back from its journalled answer when the journal keeps
+    all of it, and kept as keys when the answer is longer than the journal keeps (100 ids of 255 chars)."""
+    pipeline = "q" * id_length
+    deployments = [deployment_data(pipeline, "e", n) for n in range(1, 101)]
+    now = int(time.time())
+    headers = {"Authorization": f"JWT {token('POST', BULK, iat=now, exp=now + 180)}"}
+    answer = client.post(BULK, content=body(*deployments), headers=headers)
+    assert answer.status_code == 202
+    accepted = answer.json()["acceptedDeployments"]
+    assert len(accepted) == 100
+    entry = client.get("/_emulator/journal", params={"operation": "submitDeployments", "limit": "1"}).json()
+    assert entry["entries"][0]["touched"] == accepted
