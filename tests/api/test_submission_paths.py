@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.api.schemas import validate_submission
-from emulator.api.submission import RequestInvalid, Submission, is_uri, parse_submission, parse_valid_submission
+from emulator.api.submission import (
+    RequestInvalid,
+    Submission,
+    all_uris,
+    is_uri,
+    parse_submission,
+    parse_valid_submission,
+)
 from emulator.domain.model import DeploymentInput, to_body
 from tests import strategies
 
@@ -274,3 +281,17 @@ def test_the_fast_path_gives_keys_the_interned_ids() -> None:
     keys = [item.key for item in parsed.items if isinstance(item, DeploymentInput)]
     assert keys[0].pipeline_id is keys[1].pipeline_id is sys.intern(first["pipeline"]["id"])
     assert keys[0].environment_id is keys[1].environment_id is sys.intern(first["environment"]["id"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.lists(uri_parts, max_size=8).map("".join) | st.text(max_size=10), min_size=1, max_size=5))
+def test_urls_checked_together_are_each_checked(values: list[str]) -> None:
+    assert all_uris(values) == all(spelled_out_is_uri(value) for value in values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["https://a.example/x\nhttps://b.example"], ["https://", "x:y"], ["https://a.example", ""], ["x:y\n", "x:y"]],
+)
+def test_a_newline_never_joins_two_halves_into_valid_urls(values: list[str]) -> None:
+    assert not all_uris(values)
