@@ -7,7 +7,7 @@ these types; the domain stores and answers with them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from msgspec import Struct
@@ -155,12 +155,16 @@ class GatingState:
     polls: int = 0
 
 
-@dataclass(slots=True)
-class StoredDeployment:
+class StoredDeployment(Struct, gc=False):
     """What the store holds for one key: the last applied data and its request properties.
 
     The data is kept as its compact JSON (``body``), made once when the write applies: GET answers
     with those bytes as they are, and a million of them fit in far less memory than dicts would.
+
+    A msgspec struct untracked by the cyclic garbage collector (gc=False; it never takes part in a
+    cycle): a million stored deployments are a million objects no collection walks, 16 bytes smaller
+    each, and removing one does not unlink it from the collector's list, which touched two other objects
+    in memory, out of the CPU cache in a large store.
     """
 
     key: DeploymentKey
@@ -169,7 +173,7 @@ class StoredDeployment:
     properties: dict[str, str]
     environment_type: str
     applied_at: float
-    gating: GatingState | None = field(default=None)
+    gating: GatingState | None = None
 
     @property
     def data(self) -> dict[str, Any]:
