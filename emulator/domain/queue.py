@@ -99,11 +99,11 @@ class ApplyQueue:
         return self.push_all([op], accepted_at=accepted_at, due=due).pending(0)
 
     def push_all(self, ops: list[Operation], *, accepted_at: float, due: float) -> Run:
-        """Queue operations accepted and due together, as one run, in the order given. The run returned
-        is the queue's own: read it, never change it."""
+        """Queue operations accepted and due together, as one run, in the order given (the run keeps its
+        own copy of the list). The run returned is the queue's own: read it, never change it."""
         first = next(self._seq)
         self._seq = itertools.count(first + len(ops))
-        run = Run(due, accepted_at, ops, range(first, first + len(ops)))
+        run = Run(due, accepted_at, list(ops), range(first, first + len(ops)))
         if ops:
             heappush(self._heap, (due, first, run))
             self._count += len(ops)
