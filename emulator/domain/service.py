@@ -228,8 +228,8 @@ class DeploymentService:
         return self.queue.next_due()
 
     def _apply_all(self, runs: Iterable[Run], now: float) -> int:
-        """Apply runs taken off the queue at ``now``, in order, and tell the observers. If applying fails
-        part way (a bug), the rest of the run goes back on the queue."""
+        """Apply runs taken off the queue at ``now``, in order, and tell the observers. If applying or an
+        observer fails part way, the rest of the run goes back on the queue."""
         count = 0
         observers, store = self.on_apply, self.store
         site, provider, part = None, None, Partition()
@@ -243,11 +243,11 @@ class DeploymentService:
                         changed, skipped = self._apply_upsert(op, part, now)
                     else:
                         changed, skipped = self._apply_delete(op, part), False  # type: ignore[arg-type]
+                    for observer in observers:
+                        observer(Applied(run.pending(index), changed, skipped))
                 except BaseException:
                     self.queue.put_back(run, index + 1)
                     raise
-                for observer in observers:
-                    observer(Applied(run.pending(index), changed, skipped))
                 count += 1
         return count
 

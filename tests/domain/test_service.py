@@ -159,3 +159,21 @@ def test_a_run_that_fails_part_way_puts_the_rest_back(svc: DeploymentService, mo
     monkeypatch.undo()
     svc.flush()
     assert sorted(k.sequence_number for _, part in svc.store.partitions() for k in part.records) == [1, 3]
+
+
+def test_an_observer_that_fails_part_way_leaves_the_rest_of_the_run_queued(svc: DeploymentService) -> None:
+    s = svc.sites.get("s")
+    svc.submit(s, P, [deployment_input(number=n) for n in (1, 2, 3)], {})
+    seen: list[int] = []
+
+    def observer(applied) -> None:  # type: ignore[no-untyped-def]
+        seen.append(applied.pending.op.deployment.key.sequence_number)
+        if len(seen) == 1:
+            raise OSError("the disk is full")
+
+    svc.on_apply.append(observer)
+    with pytest.raises(OSError):
+        svc.flush()
+    assert [p.op.deployment.key.sequence_number for p in svc.queue] == [2, 3]
+    svc.flush()
+    assert seen == [1, 2, 3]
