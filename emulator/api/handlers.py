@@ -69,7 +69,7 @@ class Call:
     status: int = 0
     reason: str | None = None
     # the journal keeps it: a tuple, the outcome's own list, or ACCEPTED_IN_RESPONSE (a submit's answer has them)
-    touched: Sequence[DeploymentKey] = ()
+    touched: Sequence[DeploymentKey] | tuple[str] = ()
     summary: str = ""
     latency_ms: float = 0.0
     request_body: bytes | None = None

@@ -56,7 +56,7 @@ class DeploymentInput(Struct, gc=False, eq=False):
     one from a JSON object.
 
     A msgspec struct untracked by the cyclic garbage collector (gc=False; it never takes part in a
-    cycle), which holds no tracked object but its key: a busy emulator holds tens of thousands of
+    cycle); one from the fast parser holds no tracked object but its key: a busy emulator holds tens of thousands of
     pending writes, and when each brought a few tracked objects (itself, a partial, the parser's
     lists), collections walked them all, up to 180 ms at a time under a submit load.
     """
