@@ -82,7 +82,7 @@ class DeploymentService:
         outcome = SubmitOutcome()
         unknown_groups: dict[str, list[Any]] = {}
         shared = dict(properties)  # one copy for the whole request; stored records never change it
-        if not site.projects and not site.services:  # no catalogue: every value is known (_split_known)
+        if not site.projects and not site.services:  # no catalogue: every value is known
             outcome.accepted = [deployment.key for deployment in deployments]
             self._enqueue_all(site, [Upsert(site.name, provider, d, shared) for d in deployments])
             return outcome
@@ -374,14 +374,12 @@ def _split_known(
     deployment: DeploymentInput,
     unknown_keys: list[str],
     unknown_groups: dict[str, list[Any]],
-    memo: dict[tuple[str, Any], bool] | None = None,
+    memo: dict[tuple[str, Any], bool],
 ) -> DeploymentInput | None:
-    """Drop the associations the site does not know (reporting them); None when nothing valid is left.
-    ``memo`` keeps the answers for string values across the deployments of one request."""
-    if not site.projects and not site.services:
-        return deployment  # a site without a catalogue knows every value (see "where Jira is silent")
-    if memo is None:
-        memo = {}
+    """Drop the associations a site with a catalogue does not know (reporting them); None when nothing
+    valid is left (``submit`` takes a site without one, which knows every value, without a call; see
+    "where Jira is silent"). ``memo`` keeps the answers for string values across the deployments of one
+    request."""
     known_keys = []
     for value in deployment.issue_keys:
         (known_keys if _knows(site, "issueKeys", value, memo) else unknown_keys).append(value)
