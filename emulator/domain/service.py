@@ -270,11 +270,11 @@ class DeploymentService:
                 return []
             part.remove(op.key)
             return [op.key]
-        doomed = [
-            key for key in part.matching(op.properties) if _within(part.records[key], op.max_update_sequence_number)
-        ]
-        for key in doomed:
-            part.remove(key)
+        doomed = part.matching(op.properties)
+        bound = op.max_update_sequence_number
+        if bound is not None:
+            doomed = [key for key in doomed if part.records[key].update_sequence_number <= bound]
+        part.remove_all(doomed)
         return doomed
 
     def _apply_upsert(self, op: Upsert, part: Partition, now: float) -> tuple[list[DeploymentKey], bool]:

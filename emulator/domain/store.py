@@ -1,9 +1,9 @@
 """The deployment store: one partition per (site, provider), each with a property index.
 
 A partition keeps ``records`` (key -> StoredDeployment) and ``by_property`` ((name, value) ->
-keys whose stored properties have that pair). Delete-by-properties starts from the smallest of
-the candidate sets and filters it by the other pairs, so it costs what it matches, not what the
-store holds. Dropping a partition (uninstall, reset of a site) is O(1) for the caller.
+keys whose stored properties have that pair). Delete-by-properties intersects the candidate sets
+starting from the smallest, so it costs what it matches, not what the store holds. Dropping a
+partition (uninstall, reset of a site) is O(1) for the caller.
 
 A record's key strings (pipeline and environment ids) and environment type are replaced by their
 ``sys.intern``-ed copies when it is stored: a store holds few distinct ones, repeated by every
@@ -78,14 +78,44 @@ class Partition:
                     del self.by_property[pair]
 
     def matching(self, properties: Mapping[str, str]) -> list[DeploymentKey]:
-        """Keys whose stored properties contain every given pair (AND)."""
-        sets = [self.by_property.get(pair) for pair in properties.items()]
-        if not sets or any(s is None for s in sets):
-            return []
-        found = [s for s in sets if s is not None]
-        found.sort(key=len)
-        smallest, rest = found[0], found[1:]
-        return [key for key in smallest if all(key in other for other in rest)]
+        """Keys whose stored properties contain every given pair (AND), in no particular order.
+
+        The smallest candidate set is intersected with the others by ``set.intersection``, which walks
+        the smaller set in C: each probe into a large set is a likely cache miss, and a C loop lets the
+        processor wait for several at once where a Python loop waits for them one by one."""
+        sets = []
+        for pair in properties.items():
+            keys = self.by_property.get(pair)
+            if keys is None:
+                return []
+            sets.append(keys)
+        if len(sets) < 2:
+            return list(sets[0]) if sets else []
+        sets.sort(key=len)
+        return list(sets[0].intersection(*sets[1:]))
+
+    def remove_all(self, keys: list[DeploymentKey]) -> None:
+        """Remove records that are all present (``matching``'s answer), as ``remove`` one by one would.
+
+        The records go in one C loop (``map(dict.pop)``), and they leave the index by property set:
+        the records of one request share their properties dict, so each of its pairs' key sets loses
+        them in one ``difference_update``, again a C loop, instead of a lookup and a discard per record
+        and pair. With ``matching``'s C intersection, a delete by properties of 10 went from about 11 to
+        7 µs among 1,000 stored and from 28 to 21 µs among 1,000,000 (see the README's Performance)."""
+        by_properties: dict[int, tuple[Mapping[str, str], list[DeploymentKey]]] = {}
+        for old in map(self.records.pop, keys):
+            found = by_properties.get(id(old.properties))
+            if found is None:
+                by_properties[id(old.properties)] = (old.properties, [old.key])
+            else:
+                found[1].append(old.key)
+        by_property = self.by_property
+        for properties, gone in by_properties.values():
+            for pair in properties.items():
+                remaining = by_property[pair]
+                remaining.difference_update(gone)
+                if not remaining:
+                    del by_property[pair]
 
 
 def _shared(text: str) -> str:
