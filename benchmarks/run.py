@@ -168,6 +168,22 @@ def contract_findings(server: Server) -> list[str]:
         return []
 
 
+def refusals(server: Server) -> str:
+    """What the emulator's journal says about the calls it refused (status 400 or more), newest first: a run
+    with errors names their statuses and a reason, not only a count."""
+    with Client(HOST, server.port) as client:
+        status, body = client.request("GET", "/_emulator/journal?status=4xx&limit=1000")
+        status5, body5 = client.request("GET", "/_emulator/journal?status=5xx&limit=1000")
+    calls = [c for s, b in ((status, body), (status5, body5)) if s == 200 for c in json.loads(b)["entries"]]
+    if not calls:
+        return "none in the journal (socket errors)"
+    counts: dict[int, int] = {}
+    for call in calls:
+        counts[call["status"]] = counts.get(call["status"], 0) + 1
+    shown = ", ".join(f"{n}x {code}" for code, n in sorted(counts.items()))
+    return f"{shown} among the newest refusals the journal keeps; the newest: {calls[0].get('reason')}"
+
+
 def flush(server: Server) -> None:
     with Client(HOST, server.port) as client:
         client.request("POST", "/_emulator/queue/flush")
@@ -184,6 +200,8 @@ def throughput(plan: Plan, loader: LoadRunner, emulator: Server, baseline: Serve
         request = get_request() if kind == "get" else submit_request(next(usn) * 100_000_000)
         cpu = server.cpu_seconds()
         result = loader.run(server.port, request, seconds, connections=8 if kind == "get" else 4)
+        if result.errors and server is emulator:
+            log(f"{kind}: the emulator refused calls: {refusals(server)}")
         if kind == "submit" and server is emulator:
             # apply what is still pending now, on this run's CPU account, so that the applier does no work
             # while the baseline runs on the same CPU

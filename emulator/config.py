@@ -26,7 +26,7 @@ class Settings:
     log_format: str = "text"
     seed: int | None = None
     strict: bool = False
-    max_pending: int = 100_000
+    max_pending: int = 250_000
     jitter: float = 0.0
     out_of_order: bool = False
     rate_limit: str | None = None  # "RATE/BURST" for every site, e.g. "10/20"
