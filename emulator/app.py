@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import random
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,16 @@ class EmulatorApp(Starlette):
             scope.pop("emulator.send", None)
 
 
+def _match_whole_paths(routes: list[Any]) -> None:
+    """Starlette compiles a route's path to ``^...$``, and ``$`` also matches before a final newline, so
+    ``/_emulator/health%0A`` was the health probe and ``/openapi.json%0A`` the document. ``\\Z`` matches at
+    the very end only: such a path now falls through to the Jira surface's 404, as any unknown path does."""
+    for route in routes:
+        pattern = route.path_regex.pattern
+        if pattern.endswith("$") and not pattern.endswith("\\$"):
+            route.path_regex = re.compile(pattern[:-1] + r"\Z")
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     emulator = Emulator(settings or Settings(), clock)
 
@@ -173,6 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         lifespan=lifespan,
     )
+    _match_whole_paths(app.router.routes)
     # Everything no route above takes is the Jira surface. A catch-all Route would miss paths holding
     # a newline (%0A decodes to one, and Starlette's path regex does not match it): the router's
     # default sees every path.

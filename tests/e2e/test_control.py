@@ -58,6 +58,18 @@ def test_ready_names_version_and_sites(http: httpx.Client) -> None:
     assert [s["name"] for s in r.json()["sites"]] == ["main", "ctx"] and r.json()["version"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/_emulator/health%0A", "/_emulator/ready%0A", "/_emulator/sites%0A", "/openapi.json%0A", "/oauth/token%0A"],
+)
+def test_a_control_path_with_a_trailing_newline_is_not_that_path(http: httpx.Client, path: str) -> None:
+    # Starlette's "$" also matches before a final newline: these were the probe, the site list, the document
+    answer = http.request("POST" if path.startswith("/oauth") else "GET", path)
+    assert answer.status_code == 404
+    assert answer.json() == [{"message": "No resource exists at this path."}]
+    assert http.get(path.removesuffix("%0A")).status_code in (200, 405)
+
+
 def test_ready_is_503_before_the_applier_runs() -> None:
     from starlette.testclient import TestClient
 
