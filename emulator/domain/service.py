@@ -96,8 +96,9 @@ class DeploymentService:
             outcome.accepted.append(deployment.key)
             upserts.append(Upsert(site.name, provider, known, shared))
         self._enqueue_all(site, upserts)
+        outcome.unknown_issue_keys = _once(outcome.unknown_issue_keys)
         outcome.unknown_associations = [
-            {"associationType": kind, "values": values} for kind, values in unknown_groups.items()
+            {"associationType": kind, "values": _once(values)} for kind, values in unknown_groups.items()
         ]
         return outcome
 
@@ -407,6 +408,19 @@ def _split_known(
         if not known_groups:
             del data["associations"]
     return deployment.with_known(data, tuple(known_keys), tuple(known_groups))
+
+
+def _once(values: list[Any]) -> list[Any]:
+    """Each value once, where it first appears: an unknown key several deployments of a request name is
+    one unknown key (see "where Jira is silent")."""
+    try:
+        return list(dict.fromkeys(values))
+    except TypeError:  # an unhashable value (the full validator lets no such unknown value through)
+        kept: list[Any] = []
+        for value in values:
+            if value not in kept:
+                kept.append(value)
+        return kept
 
 
 def _knows(site: Site, kind: str, value: Any, memo: dict[tuple[str, Any], bool]) -> bool:

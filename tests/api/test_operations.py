@@ -116,6 +116,24 @@ def test_unknown_issue_keys_and_associations_are_reported(client: TestClient, cl
     assert get(client, key_path("p", "e", 3)).status_code == 404
 
 
+def test_an_unknown_value_named_by_several_deployments_is_reported_once(client: TestClient) -> None:
+    both = [
+        {"associationType": "issueIdOrKeys", "values": ["ZZZ-9", "ABC-1"]},
+        {"associationType": "serviceIdOrKeys", "values": ["svc-unknown"]},
+    ]
+    d1 = deployment_data("p", "e", 1, issue_keys=["NOPE-1", "ABC-1"], associations=None)
+    d2 = deployment_data("p", "e", 2, issue_keys=["NOPE-1"], associations=None)
+    d3 = deployment_data("p", "e", 3, associations=both)
+    d4 = deployment_data("p", "e", 4, associations=[*both, {"associationType": "issueIdOrKeys", "values": ["ZZZ-8"]}])
+    out = submit(client, d1, d2, d3, d4).json()
+    assert out["unknownIssueKeys"] == ["NOPE-1"]
+    assert out["unknownAssociations"] == [
+        {"associationType": "issueIdOrKeys", "values": ["ZZZ-9", "ZZZ-8"]},
+        {"associationType": "serviceIdOrKeys", "values": ["svc-unknown"]},
+    ]
+    assert len(out["acceptedDeployments"]) == 3 and len(out["rejectedDeployments"]) == 1  # d2: NOPE-1 only
+
+
 def test_empty_association_values_is_a_400_with_jiras_text(client: TestClient) -> None:
     r = submit(client, deployment_data(associations=[{"associationType": "issueIdOrKeys", "values": []}]))
     assert r.status_code == 400
