@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 APP_KEY = "emulator-app"
@@ -86,11 +87,16 @@ def get_path(number: int, pipeline: str = PIPELINE, environment: str = ENVIRONME
     return f"/rest/deployments/0.1/pipelines/{pipeline}/environments/{environment}/deployments/{number}"
 
 
-def sign(method: str, path: str) -> str:
-    """A Connect JWT for one request (method + path, no query): the ``Authorization`` header value."""
+def sign(method: str, path: str, *, unique: bool = False) -> str:
+    """A Connect JWT for one request (method + path, no query): the ``Authorization`` header value.
+
+    Two tokens for one request signed within the same second are the same bytes (``iat`` counts whole
+    seconds), and the emulator serves a request it has verified before from its cache. ``unique`` adds a
+    ``jti`` claim so that every token is new and fully verified."""
     import atlassian_jwt
 
+    claims = {"iss": APP_KEY} | ({"jti": uuid.uuid4().hex} if unique else {})
     token = atlassian_jwt.encode_token(
-        method, path, APP_KEY, SHARED_SECRET, timeout_secs=TOKEN_LIFETIME, payload_kwargs={"iss": APP_KEY}
+        method, path, APP_KEY, SHARED_SECRET, timeout_secs=TOKEN_LIFETIME, payload_kwargs=claims
     )
     return f"JWT {token}"

@@ -5,7 +5,8 @@
 
 It starts the emulator through its real CLI and a bare Starlette baseline on the same uvicorn settings,
 alternates them (A B B A ...) for several rounds, and reports medians and emulator / baseline ratios. The
-domain benchmarks (delete by properties, memory, reset) run in-process in their own subprocesses. The table
+delete target is measured over HTTP on two emulators, one holding 1,000,000 deployments and one 1,000; the
+domain benchmarks (the same deletes in-process, memory, reset) run in their own subprocesses. The table
 goes to stdout and, with the raw figures and the profiles, to ``benchmarks/results/`` (or ``--out``).
 """
 
@@ -459,7 +460,9 @@ def delete_http(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None
     found = delete_over_http(plan.store_size, plan.delete_rounds, 100, pin, log_dir)
     report.raw["delete_http"] = found
     small, large = found["small"], found["large"]
-    ratio = large["median_round_trip_us"] / small["median_round_trip_us"]
+    trip = large["median_round_trip_us"] / small["median_round_trip_us"]
+    cpu = large["median_server_cpu_us"] / small["median_server_cpu_us"]
+    ratio = max(trip, cpu)  # the less favourable of the two, as the throughput rows count theirs
     report.rows.append(
         Row(
             name=f"`deleteDeploymentsByProperty` over HTTP, 10 among {large['stored']:,} vs 10 among "
@@ -467,9 +470,10 @@ def delete_http(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None
             emulator=f"{large['median_round_trip_us']:.0f}",
             baseline=f"{small['median_round_trip_us']:.0f}",
             measured=f"{ratio:.2f}×",
-            target="report",
-            result="INFO",
-            note=f"{small['deletes']:,} deletes of each, alternated, on two servers at `--apply-delay 0` (applied "
+            target=f"≤ {TARGETS['delete_ratio']:.1f}× (as fast)",
+            result=verdict(ratio <= TARGETS["delete_ratio"]),
+            note=f"round trip {trip:.2f}×, server CPU per delete {cpu:.2f}×; {small['deletes']:,} deletes of each, "
+            "each with a token of its own, alternated, on two servers at `--apply-delay 0` (applied "
             f"before the 202); server CPU per delete {large['median_server_cpu_us']:.0f} vs "
             f"{small['median_server_cpu_us']:.0f} µs; filled through `POST /bulk` in requests of 10 "
             f"({large['fill_seconds']:.0f} s)",
@@ -510,9 +514,10 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
             emulator=f"{large['median_us']:.1f}",
             baseline=f"{small['median_us']:.1f}",
             measured=f"{ratio:.2f}×",
-            target=f"≤ {TARGETS['delete_ratio']:.1f}× (as fast)",
-            result=verdict(ratio <= TARGETS["delete_ratio"]),
-            note=f"{small['samples']:,} deletes of each, alternated; "
+            target="report",
+            result="INFO",
+            note="the domain call alone, whose small store stays in the CPU cache (see the README); "
+            f"{small['samples']:,} deletes of each, alternated; "
             f"p90 {large['p90_us']:.1f} vs {small['p90_us']:.1f} µs"
             + (
                 f"; among {mem['delete']['middle']['stored']:,}: {mem['delete']['middle']['median_us']:.1f} µs"
