@@ -1,11 +1,12 @@
 """``deleteDeploymentsByProperty`` over HTTP, as a client sees it: 10 among a large store vs 10 among 1,000.
 
-An INFO row beside the in-process target row (``benchmarks/domain.py``): the same deletes, sent to two real
-emulator servers (``--apply-delay 0``, so a delete has applied when its 202 arrives) filled through
-``POST /bulk`` in requests of 10 deployments that share the properties ``tenant=bench, batch=<n>``. Each
-round sends ``per_round`` deletes of distinct random batches to one server, each with a token of its own,
-timing each round trip and the server's CPU time over the block, then puts the batches back (untimed); the
-servers alternate round by round. Re-submitting a deleted batch raises the contract finding
+The delete target's row (the same deletes in-process, the domain call alone, are an INFO row from
+``benchmarks/domain.py``): deletes sent to two real emulator servers (``--apply-delay 0``, so a delete has
+applied when its 202 arrives) filled through ``POST /bulk`` in requests of 10 deployments that share the
+properties ``tenant=bench, batch=<n>``. Each round sends ``per_round`` deletes of distinct random batches to
+one server, each with a token of its own, timing each round trip and the server's CPU time over the block,
+then checks (untimed) that the first and last deployment of each batch answer 404 and puts the batches
+back; the servers alternate round by round. Re-submitting a deleted batch raises the contract finding
 ``sequence-number-went-backwards`` (its numbers are below the highest the pipeline has sent), on those
 untimed calls only.
 """
@@ -84,6 +85,12 @@ def one_round(server: Server, batches: list[int]) -> tuple[list[float], float]:
             if status != 202:
                 raise RuntimeError(f"delete-http: a delete answered {status}: {answer[:300]!r}")
         cpu_us = (server.cpu_seconds() - cpu) / len(signed) * 1e6
+        for batch in batches:  # untimed: the first and the last deployment of each batch are gone
+            for number in (batch * BATCH + 1, batch * BATCH + BATCH):
+                get = payloads.get_path(number)
+                status, _ = client.request("GET", get, {"Authorization": payloads.sign("GET", get)})
+                if status != 404:
+                    raise RuntimeError(f"delete-http: deployment {number} answers {status} after its batch's delete")
         for batch in batches:
             submit_batch(client, post, batch)
     return trips, cpu_us
