@@ -96,6 +96,18 @@ def parse_int64(text: str) -> int | None:
     return value if INT64_MIN <= value <= INT64_MAX else None
 
 
+async def unread_body(request: Request, limit: int) -> bytes | None:
+    """For the journal, the body of a call refused before its handler read it: None when there is none, it
+    has been read (or partly read) already, it passes ``limit``, or the client has gone."""
+    length = header(request, b"content-length")
+    if (length is None or length == "0") and header(request, b"transfer-encoding") is None:
+        return None  # no body: a GET's 404 (a client polling for its write) does not wait on receive()
+    try:
+        return await read_body(request, limit) or None
+    except (BodyTooLarge, ClientGone, RuntimeError):  # RuntimeError: Starlette's "Stream consumed"
+        return None
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (without reading on) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
@@ -216,6 +228,10 @@ class JiraSurface:
                 "time": iso_timestamp(self.service.clock.now()),
             }
             self.contract.record(call.site, str(call.provider) if call.provider else None, call.found, example)
+        if call.request_body is None and response.status_code >= 400 and response.status_code not in (413, 499):
+            # refused before its body was read (a token, a fault rule, a rate limit, a wrong path): the journal
+            # still shows what was sent, so that a test can compare an attempt with its retry
+            call.request_body = await unread_body(request, self.max_body_bytes)
         call.status = response.status_code
         call.response_body = response.body if isinstance(response.body, bytes) else None
         call.latency_ms = (time.perf_counter() - call.started) * 1000
@@ -317,6 +333,7 @@ class JiraSurface:
         if rule.latency_ms:
             await asyncio.sleep(rule.latency_ms / 1000)
         if rule.drop_connection:
+            call.request_body = await unread_body(request, self.max_body_bytes)  # the attempt, for the journal
             return await drop_connection(request)
         if rule.status is None:
             call.reason = None

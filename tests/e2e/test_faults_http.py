@@ -123,3 +123,44 @@ def test_gateway_faults_keep_the_gateway_shape(http: httpx.Client) -> None:
         gateway(MAIN_CLOUD, "/pipelines/p/environments/e/deployments/1"), headers={"Authorization": f"Bearer {token}"}
     )
     assert r.status_code == 401 and r.json() == {"code": 401, "message": "Unauthorized"}
+
+
+def submit_body(usn: int) -> bytes:
+    return body(deployment_data(usn=usn))
+
+
+def journal_bodies(http: httpx.Client) -> list[tuple[int, str | None]]:
+    """(status, request body) of the submits, oldest first."""
+    entries = http.get("/_emulator/journal", params={"operation": "submitDeployments", "bodies": "true"}).json()
+    return [(e["status"], e.get("requestBody")) for e in reversed(entries["entries"])]
+
+
+def test_the_journal_keeps_the_body_of_a_submit_refused_before_it_was_read(http: httpx.Client) -> None:
+    # a fault, a rate limit and a bad token all answer before the handler reads the body: a test that checks
+    # a client's retry compares the attempt's body with the retry's
+    http.post("/_emulator/faults", json={"operation": "submitDeployments", "status": 503, "times": 1})
+    attempt = http.post(BULK, content=submit_body(1), headers={**MAIN, **auth("POST", BULK)})
+    retry = http.post(BULK, content=submit_body(1), headers={**MAIN, **auth("POST", BULK)})
+    unsigned = http.post(BULK, content=submit_body(2), headers={**MAIN, "Authorization": "JWT not.a.token"})
+    assert (attempt.status_code, retry.status_code, unsigned.status_code) == (503, 202, 401)
+    assert journal_bodies(http) == [
+        (503, submit_body(1).decode()),
+        (202, submit_body(1).decode()),
+        (401, submit_body(2).decode()),
+    ]
+
+
+def test_the_journal_keeps_the_body_of_a_submit_whose_connection_was_dropped(http: httpx.Client) -> None:
+    http.post("/_emulator/faults", json={"operation": "submitDeployments", "dropConnection": True, "times": 1})
+    with pytest.raises(httpx.TransportError):
+        http.post(BULK, content=submit_body(3), headers={**MAIN, **auth("POST", BULK)})
+    assert journal_bodies(http) == [(499, submit_body(3).decode())]
+
+
+def test_a_refused_body_over_the_limit_is_not_read_for_the_journal(http: httpx.Client, server: ThreadedServer) -> None:
+    limit = server.emulator.jira.max_body_bytes
+    http.post("/_emulator/faults", json={"operation": "submitDeployments", "status": 503, "times": 1})
+    big = b'{"deployments": [], "padding": "' + b"x" * limit + b'"}'
+    r = http.post(BULK, content=big, headers={**MAIN, **auth("POST", BULK)})
+    assert r.status_code == 503
+    assert journal_bodies(http) == [(503, None)]
