@@ -66,6 +66,13 @@ RULES: dict[str, Rule] = {
         "the submission names issue keys or associations the site does not know; Jira drops them",
         "check the keys your integration extracts (branch names, commit messages) against the site's projects",
     ),
+    "utf16-length": Rule(
+        "risk",
+        "a string is within its limit counted in characters but over it counted in UTF-16 code units, as Java's "
+        "String.length() counts: a character outside the Basic Multilingual Plane (an emoji, say) counts twice, "
+        "and Jira may refuse the deployment",
+        "keep limited fields within the limit counted in UTF-16 code units (255 for names, 2000 for URLs)",
+    ),
     "qsh-over-decoded-path": Rule(
         "mistake",
         "the JWT's qsh was computed over the decoded path; Jira hashes the path as sent (still percent-encoded)",
@@ -133,6 +140,29 @@ def _same_apart_from_usn(a: Any, b: Any) -> bool:
     if _USN_MEMBER.sub(b"", a.body, 1) == _USN_MEMBER.sub(b"", b.body, 1):
         return True
     return _without_usn(a.data) == _without_usn(b.data)
+
+
+def _overruns(
+    value: Any, path: tuple[str, ...], shown: str, limits: dict[tuple[str, ...], int], owner: str
+) -> list[Finding]:
+    """``utf16-length`` findings for the strings in ``value`` (at ``path``, shown as ``shown``)."""
+    if isinstance(value, str):
+        limit = limits.get(path)
+        if limit is None or len(value) > limit:  # unlimited, or already refused as too long
+            return []
+        units = len(value.encode("utf-16-le", "surrogatepass")) // 2
+        if units <= limit:
+            return []
+        detail = f"{owner}: {shown} has {len(value)} characters but {units} UTF-16 code units (limit {limit})"
+        return [Finding("utf16-length", detail)]
+    found: list[Finding] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            found += _overruns(item, (*path, name), f"{shown}.{name}" if shown else name, limits, owner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _overruns(item, path, f"{shown}[{index}]", limits, owner)
+    return found
 
 
 class ContractChecker:
@@ -204,6 +234,22 @@ class ContractChecker:
                 )
             elif updated is not None and updated < now - FAR_PAST:
                 found.append(Finding("last-updated-far-past", f"{_show(key)}: lastUpdated {dep.last_updated}"))
+        return found
+
+    def text_lengths(
+        self,
+        deployments: Iterable[DeploymentInput],
+        properties: dict[str, Any],
+        limits: dict[tuple[str, ...], int],
+    ) -> list[Finding]:
+        """``utf16-length`` findings for a request that may hold characters outside the Basic Multilingual
+        Plane (the caller asks only then: the check reads every deployment's data). ``limits`` maps a
+        string's path of member names (``"*"`` for a property's name) to its most characters."""
+        found = []
+        for name, value in properties.items():
+            found += _overruns(value, ("properties", "*"), f"properties.{name}", limits, "the request")
+        for dep in deployments:
+            found += _overruns(dep.data, ("deployments",), "", limits, _show(dep.key))
         return found
 
     def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:

@@ -24,7 +24,14 @@ from starlette.types import Receive, Scope, Send
 
 from emulator.api import errors
 from emulator.api.routing import Match, PathEncodingError, match
-from emulator.api.submission import RejectedInput, RequestInvalid, encode_json, parse_submission
+from emulator.api.submission import (
+    RejectedInput,
+    RequestInvalid,
+    encode_json,
+    may_hold_astral,
+    parse_submission,
+    text_limits,
+)
 from emulator.auth.connect import AuthError, TokenCache, verify_connect_request
 from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
@@ -436,6 +443,8 @@ class JiraSurface:
             self.service.latest_accepted(site, provider),
             self.service.clock.now(),
         )
+        if may_hold_astral(body):  # rare: then every limited string is measured in UTF-16 code units too
+            findings += self.contract.text_lengths(valid, submission.properties, text_limits())
         refusal = self.note(caller.call, findings)
         if refusal is not None:
             return refusal

@@ -241,6 +241,50 @@ class _Request(_Struct, kw_only=True):
     provider_metadata: _ProviderMetadata | None = None
 
 
+TextPath = tuple[str, ...]  # JSON member names from the request down to a string; "*" for any property name
+
+
+@cache
+def text_limits() -> dict[TextPath, int]:
+    """The most characters each limited string of a request may hold, by its path of member names (list
+    positions left out), read from the structs above: the same limits the full validator's models carry."""
+    import msgspec.inspect as mi
+
+    limits: dict[TextPath, int] = {}
+
+    def walk(info: Any, path: TextPath) -> None:
+        if isinstance(info, mi.StrType):
+            if info.max_length is not None:
+                limits[path] = min(limits.get(path, info.max_length), info.max_length)
+        elif isinstance(info, mi.StructType):
+            for field in info.fields:
+                walk(field.type, (*path, field.encode_name))
+        elif isinstance(info, (mi.ListType, mi.VarTupleType)):
+            walk(info.item_type, path)
+        elif isinstance(info, mi.DictType):
+            walk(info.value_type, (*path, "*"))
+        elif isinstance(info, mi.UnionType):
+            for member in info.types:
+                walk(member, path)
+
+    walk(mi.type_info(_Request), ())
+    return limits
+
+
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # UTF-8 lead bytes of U+10000 and above
+_ESCAPED_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB]")
+
+
+def may_hold_astral(body: bytes) -> bool:
+    """Whether a request body can hold a character outside the Basic Multilingual Plane (an emoji, say):
+    in UTF-8, which starts with a byte F0 to F4, or as an escaped surrogate pair. Each search is a memchr:
+    about 3 µs for 100 deployments (searching for the two bytes ``\\u`` at once takes 54), and the regex
+    runs only on a body that has a ``\\u`` escape at all."""
+    if not body.isascii() and any(lead in body for lead in _ASTRAL_LEADS):
+        return True
+    return b"\\" in body and b"\\u" in body and _ESCAPED_HIGH_SURROGATE.search(body) is not None
+
+
 @cache
 def _decoder() -> msgspec.json.Decoder[_Request]:
     """Built on the first submit: msgspec reads every struct's field types then, about a millisecond

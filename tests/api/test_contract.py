@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from emulator.app import create_app
@@ -154,6 +156,50 @@ def test_polling_too_fast(client: TestClient, clock: ManualClock) -> None:
     assert "polling-too-fast" not in findings(client.get(path, headers=short("GET", path)))
 
 
+ROCKET = "\U0001f680"  # outside the Basic Multilingual Plane: one character, two UTF-16 code units
+
+
+def utf16_details(response) -> list[str]:  # type: ignore[no-untyped-def]
+    entry_findings = response.json()["entries"][0]["findings"]
+    return [f["detail"] for f in entry_findings if f["rule"] == "utf16-length"]
+
+
+@pytest.mark.parametrize("escaped", [False, True], ids=["utf-8", "escaped-surrogates"])
+def test_utf16_length(client: TestClient, escaped: bool) -> None:
+    import json
+
+    over = deployment_data("p", "e", 1, displayName=ROCKET * 200)  # 200 characters, 400 code units
+    over["pipeline"]["url"] = "https://ci.example.com/" + ROCKET * 1000  # 1,023 characters, 2,023 units
+    payload = {"deployments": [over], "properties": {"team": ROCKET * 128}}
+    sent = json.dumps(payload, ensure_ascii=escaped).encode()
+    assert sent.isascii() is escaped
+    r = client.post(BULK, content=sent, headers=short("POST", BULK))
+    assert r.status_code == 202 and r.json()["acceptedDeployments"] and "utf16-length" in findings(r)
+    assert sorted(utf16_details(client.get("/_emulator/journal"))) == [
+        "('p', 'e', 1): displayName has 200 characters but 400 UTF-16 code units (limit 255)",
+        "('p', 'e', 1): pipeline.url has 1023 characters but 2023 UTF-16 code units (limit 2000)",
+        "the request: properties.team has 128 characters but 256 UTF-16 code units (limit 255)",
+    ]
+
+
+def test_utf16_length_within_the_limit(client: TestClient) -> None:
+    within = [
+        deployment_data("p", "e", 1, displayName=ROCKET * 127 + "x"),  # 255 code units
+        deployment_data("p", "e", 2, displayName="\u00e9" * 255, description="\u4e2d" * 255),  # BMP: one unit each
+        deployment_data("p", "e", 3, commands=[{"command": ROCKET * 300}]),  # no limit on a command
+    ]
+    r = submit(client, *within)
+    assert r.status_code == 202 and len(r.json()["acceptedDeployments"]) == 3
+    assert "utf16-length" not in findings(r)
+
+
+def test_strict_mode_lets_a_utf16_length_risk_through(strict: TestClient) -> None:
+    r = strict.post(
+        BULK, content=body(deployment_data("p", "e", 1, displayName=ROCKET * 200)), headers=short("POST", BULK)
+    )
+    assert r.status_code == 202 and "utf16-length" in findings(r)
+
+
 def test_findings_reach_the_journal_and_the_report(client: TestClient) -> None:
     submit(client, deployment_data("p", "e", 10))
     submit(client, deployment_data("p", "e", 9))
@@ -204,3 +250,33 @@ def test_a_retry_spelled_differently_is_not_a_lost_update(client: TestClient, cl
     assert "lost-update" not in findings(submit(client, retry))
     changed = retry | {"triggeredBy": {"email": "someone@example.com"}}
     assert "lost-update" in findings(submit(client, changed))
+
+
+@given(
+    st.recursive(st.text(), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3)),
+    st.booleans(),
+)
+def test_may_hold_astral_misses_no_astral_character(value: object, ensure_ascii: bool) -> None:
+    # a body with a character outside the BMP must be checked; one without, and without backslashes in its
+    # strings, must not (a literal backslash-u in a string may be checked for nothing: that is allowed)
+    import json
+
+    from emulator.api.submission import may_hold_astral
+
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    astral = any(ord(c) > 0xFFFF for s in _strings(value) for c in s)
+    found = may_hold_astral(text.encode("utf-8", "surrogatepass"))
+    if astral:
+        assert found
+    elif "\\" not in "".join(_strings(value)):
+        assert not found
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
