@@ -103,15 +103,19 @@ def parse_int64(text: str) -> int | None:
     return value if INT64_MIN <= value <= INT64_MAX else None
 
 
+UNREAD_BODY_WAIT = 1.0  # seconds a refusal waits for the body it journals; a stalled client gets it anyway
+
+
 async def unread_body(request: Request, limit: int) -> bytes | None:
     """For the journal, the body of a call refused before its handler read it: None when there is none, it
-    has been read (or partly read) already, it passes ``limit``, or the client has gone."""
+    has been read (or partly read) already, it passes ``limit``, the client has gone, or it has not arrived
+    within ``UNREAD_BODY_WAIT`` (the refusal is not held up longer by a client that stalls)."""
     length = header(request, b"content-length")
     if (length is None or length == "0") and header(request, b"transfer-encoding") is None:
         return None  # no body: a GET's 404 (a client polling for its write) does not wait on receive()
     try:
-        return await read_body(request, limit) or None
-    except (BodyTooLarge, ClientGone, RuntimeError):  # RuntimeError: Starlette's "Stream consumed"
+        return await asyncio.wait_for(read_body(request, limit), UNREAD_BODY_WAIT) or None
+    except (BodyTooLarge, ClientGone, RuntimeError, TimeoutError):  # RuntimeError: Starlette's "Stream consumed"
         return None
 
 

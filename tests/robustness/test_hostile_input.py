@@ -907,6 +907,27 @@ def test_a_client_hanging_up_mid_body_is_not_an_unexpected_error(seeded: Emu, fa
     assert gone and gone[0].reason is not None and "closed the connection" in gone[0].reason
 
 
+@BOTH
+def test_a_refusal_is_not_held_up_by_a_body_that_never_comes(seeded: Emu, family: str) -> None:
+    """A refused call's body is read for the journal, but a client that stalls after its headers still gets
+    its 401, after a bounded wait, and the journal entry has no body."""
+    from emulator.api.handlers import UNREAD_BODY_WAIT
+
+    target = seeded.prefix(family).encode() + b"/bulk"
+    with socket.create_connection(("127.0.0.1", seeded.port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(
+            b"POST " + target + b" HTTP/1.1\r\nHost: jira.test\r\nAuthorization: JWT not.a.token\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"deployments"'
+        )
+        answer = sock.recv(65536)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert UNREAD_BODY_WAIT * 0.9 <= waited < UNREAD_BODY_WAIT + 3
+    entry = seeded.server.emulator.journal.query({"limit": "1"})[0]
+    assert entry.status == 401 and entry.request_body is None
+
+
 def test_a_signed_get_with_a_jwt_header_for_another_family_is_refused(seeded: Emu) -> None:
     """A Connect JWT on the gateway and an OAuth token on the site family: 401 in each family's shape."""
     target = seeded.prefix("gateway").encode() + SEEDED_KEY.encode()
