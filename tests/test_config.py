@@ -171,3 +171,26 @@ def test_start_up_imports_neither_pydantic_nor_what_only_some_routes_need() -> N
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == ""
+
+
+def test_the_readme_configuration_table_gives_every_setting_with_its_default() -> None:
+    """Each row of README.md's "## Configuration" table names a setting's flag, its variable and its real
+    default (the value, or words where there is none), so the table cannot drift from ``Settings``."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    seen = set()
+    for row in (line for line in section.splitlines() if line.startswith("| `--")):
+        flag, env, default = (cell.strip() for cell in row.strip("|").split("|")[:3])
+        found = re.match(r"`--([a-z-]+)", flag)
+        assert found is not None, row
+        name = found.group(1).replace("-", "_")
+        seen.add(name)
+        assert env.startswith(f"`{config.ENV_PREFIX}{name.upper()}`"), row
+        value = Settings.__dataclass_fields__[name].default
+        if value is None:
+            assert default in {"none", "random", "built-in default site"}, row
+        elif value is False:
+            assert default == "off", row
+        else:
+            assert default in {f"`{value}`", f"`{value:g}`" if isinstance(value, float) else ""}, row
+    assert seen == {f.name for f in fields(Settings)}
