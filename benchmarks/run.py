@@ -492,6 +492,20 @@ def domain(name: str, *args: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def delete_row(large: dict[str, Any], small: dict[str, Any], how: str, note: str) -> Row:
+    """An INFO row of in-process deletes by properties: 10 among ``large`` against 10 among ``small``."""
+    return Row(
+        name=f"`deleteDeploymentsByProperty` of 10 among {large['stored']:,} vs 10 among {small['stored']:,} "
+        f"stored{how}, in-process (µs per delete)",
+        emulator=f"{large['median_us']:.1f}",
+        baseline=f"{small['median_us']:.1f}",
+        measured=f"{large['median_us'] / small['median_us']:.2f}×",
+        target="report",
+        result="INFO",
+        note=note,
+    )
+
+
 def domain_benchmarks(plan: Plan, report: Report) -> None:
     size = plan.store_size
     log(f"domain: filling {size:,} deployments through parse_submission + DeploymentService.submit")
@@ -506,56 +520,37 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
     )
     report.raw["memory_delete"] = mem
     small, large = mem["delete"]["small"], mem["delete"]["large"]
-    ratio = large["median_us"] / small["median_us"]
+    middle = mem["delete"].get("middle")
     report.rows.append(
-        Row(
-            name=f"`deleteDeploymentsByProperty` of 10 among {large['stored']:,} "
-            f"vs 10 among {small['stored']:,} stored, in-process (µs per delete)",
-            emulator=f"{large['median_us']:.1f}",
-            baseline=f"{small['median_us']:.1f}",
-            measured=f"{ratio:.2f}×",
-            target="report",
-            result="INFO",
-            note="the domain call alone, whose small store stays in the CPU cache (see the README); "
-            f"{small['samples']:,} deletes of each, alternated; "
-            f"p90 {large['p90_us']:.1f} vs {small['p90_us']:.1f} µs"
-            + (
-                f"; among {mem['delete']['middle']['stored']:,}: {mem['delete']['middle']['median_us']:.1f} µs"
-                if "middle" in mem["delete"]
-                else ""
-            ),
+        delete_row(
+            large,
+            small,
+            "",
+            "the domain call alone, whose small store stays in the CPU cache (see the README); "
+            f"{small['samples']:,} deletes of each, alternated; p90 {large['p90_us']:.1f} vs {small['p90_us']:.1f} µs"
+            + (f"; among {middle['stored']:,}: {middle['median_us']:.1f} µs" if middle else ""),
         )
     )
-    if "middle" in mem["delete"]:
-        middle = mem["delete"]["middle"]
-        growth = large["median_us"] / middle["median_us"]
+    if middle:
         report.rows.append(
-            Row(
-                name=f"`deleteDeploymentsByProperty` of 10 among {large['stored']:,} "
-                f"vs 10 among {middle['stored']:,} stored, in-process (µs per delete)",
-                emulator=f"{large['median_us']:.1f}",
-                baseline=f"{middle['median_us']:.1f}",
-                measured=f"{growth:.2f}×",
-                target="report",
-                result="INFO",
-                note="both stores far larger than the CPU cache: how the cost grows with the store once the "
+            delete_row(
+                large,
+                middle,
+                "",
+                "both stores far larger than the CPU cache: how the cost grows with the store once the "
                 "1,000-deployment store's advantage of fitting in cache is gone (see the README)",
             )
         )
     if "delete_cold" in mem:
         cold_small, cold_large = mem["delete_cold"]["small"], mem["delete_cold"]["large"]
         report.rows.append(
-            Row(
-                name=f"`deleteDeploymentsByProperty` of 10 among {cold_large['stored']:,} vs 10 among "
-                f"{cold_small['stored']:,} stored, each after emptying the CPU caches, in-process (µs per delete)",
-                emulator=f"{cold_large['median_us']:.1f}",
-                baseline=f"{cold_small['median_us']:.1f}",
-                measured=f"{cold_large['median_us'] / cold_small['median_us']:.2f}×",
-                target="report",
-                result="INFO",
-                note=f"{cold_small['samples']:,} deletes of each, each after writing a 64 MiB buffer: the same "
-                "cold cache for both stores, so the store's size is the one difference (the control for the "
-                "row above; see the README)",
+            delete_row(
+                cold_large,
+                cold_small,
+                ", each after emptying the CPU caches",
+                f"{cold_small['samples']:,} deletes of each, each after writing a 64 MiB buffer: the same cold "
+                "cache for both stores, so the store's size is the one difference (the control for the first "
+                "in-process row; see the README)",
             )
         )
     per = mem["bytes_per_deployment"]
