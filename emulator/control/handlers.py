@@ -65,11 +65,11 @@ class ControlHandlers:
         s = self.service
         return {
             "paused": s.paused,
-            "applyDelay": s.apply_delay,
-            "jitter": s.jitter,
-            "outOfOrder": s.out_of_order,
+            "applyDelay": s.settings.apply_delay,
+            "jitter": s.settings.jitter,
+            "outOfOrder": s.settings.out_of_order,
             "siteApplyDelays": {site.name: site.apply_delay for site in s.sites if site.apply_delay is not None},
-            "pending": [pending_json(p) for p in s.queue],
+            "pending": [pending_json(p) for p in s.pending()],
         }
 
     async def queue(self, request: Request) -> Response:
@@ -101,12 +101,8 @@ class ControlHandlers:
             return problem(400, str(exc))
         if "outOfOrder" in body and not isinstance(body["outOfOrder"], bool):
             return problem(400, "outOfOrder must be true or false")
-        if delay is not None:
-            self.service.apply_delay = delay
-        if jitter is not None:
-            self.service.jitter = jitter
-        if "outOfOrder" in body:
-            self.service.out_of_order = body["outOfOrder"]
+        changes: dict[str, Any] = {"apply_delay": delay, "jitter": jitter, "out_of_order": body.get("outOfOrder")}
+        self.service.configure(**{name: value for name, value in changes.items() if value is not None})
         return json_response(self._queue_json())
 
     async def site_apply_delay(self, request: Request) -> Response:

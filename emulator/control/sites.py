@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
 from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, parse
 from emulator.validation import Invalid
@@ -62,7 +62,7 @@ def site_json(site: Site) -> dict[str, Any]:
 
 
 class SiteHandlers:
-    def __init__(self, service: DeploymentService) -> None:
+    def __init__(self, service: DevOpsService) -> None:
         self.service = service
 
     def _site(self, request: Request) -> Site | Response:
