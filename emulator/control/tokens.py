@@ -32,6 +32,7 @@ class TokenHandlers:
         return problem(404, f"no site named {name!r}") if site is None else (body, site)
 
     async def connect(self, request: Request) -> Response:
+        """A Connect JWT for one request (`{"app", "method", "url"}`), with the canonical request it hashed."""
         asked = await self._request(request)
         if isinstance(asked, Response):
             return asked
@@ -57,6 +58,7 @@ class TokenHandlers:
         )
 
     async def oauth(self, request: Request) -> Response:
+        """An OAuth 2.0 access token for `{"clientId"}`, as `POST /oauth/token` issues it."""
         asked = await self._request(request)
         if isinstance(asked, Response):
             return asked
