@@ -117,12 +117,16 @@ def fault_fields_table() -> str:
     from msgspec import NODEFAULT
     from msgspec.structs import fields as struct_fields
 
+    from emulator.api.families import OPERATIONS
     from emulator.faults import _EXPECTED, _Spec
 
+    operations = "one of " + ", ".join(op.id for op in OPERATIONS) + " (or null for any)"
     rows = []
     for f in struct_fields(_Spec):
         default = f.default_factory() if f.default is NODEFAULT else f.default
         accepts = _EXPECTED.get(f.encode_name) or FAULT_FIELDS_ACCEPTING_ANYTHING[f.encode_name]
+        if f.encode_name == "operation":  # the operations the Jira surface declares
+            accepts = operations
         rows.append([code(f.encode_name), prose(accepts), code(json.dumps(default))])
     return table(["field", "accepts", "default"], rows)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
+from emulator.domain.kinds import Kind
+from emulator.domain.model import EntityInput, Key, Provider
 from emulator.journal import iso
 
 FINDINGS_HEADER = "X-Emulator-Findings"
@@ -169,8 +170,10 @@ class ContractChecker:
     """Per-emulator memory the checks need, and the report they feed."""
 
     def __init__(self) -> None:
-        self._highest: dict[tuple[str, Provider, str, str], int] = {}
-        self._polled: dict[tuple[str, Provider, DeploymentKey], float] = {}
+        # the highest number accepted per (kind, site, provider, group): a key's group is the key without its
+        # number (a deployment's pipeline and environment, a build's pipeline)
+        self._highest: dict[tuple[str, str, Provider, Key], int] = {}
+        self._polled: dict[tuple[str, Provider, Key], float] = {}
         self._report: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     # -- checks -------------------------------------------------------------------------------
@@ -187,9 +190,10 @@ class ContractChecker:
 
     def submission(
         self,
+        kind: Kind,
         site: str,
         provider: Provider,
-        deployments: Iterable[DeploymentInput],
+        deployments: Iterable[EntityInput],
         latest: Any,
         now: float,
     ) -> list[Finding]:
@@ -213,15 +217,10 @@ class ContractChecker:
                         )
                     )
             else:
-                index = (site, provider, key.pipeline_id, key.environment_id)
-                highest = self._highest.get(index)
-                if highest is not None and key.sequence_number < highest:
-                    found.append(
-                        Finding(
-                            "sequence-number-went-backwards",
-                            f"{_show(key)}: deploymentSequenceNumber {key.sequence_number} after {highest}",
-                        )
-                    )
+                highest = self._highest.get((kind.name, site, provider, key[:-1]))
+                if highest is not None and key[-1] < highest:
+                    detail = f"{_show(key)}: {kind.number} {key[-1]} after {highest}"
+                    found.append(Finding("sequence-number-went-backwards", detail))
             updated = epochs.get(dep.last_updated, _UNSEEN)
             if updated is _UNSEEN:
                 updated = epochs[dep.last_updated] = _epoch(dep.last_updated)
@@ -238,7 +237,7 @@ class ContractChecker:
 
     def text_lengths(
         self,
-        deployments: Iterable[DeploymentInput],
+        deployments: Iterable[EntityInput],
         properties: dict[str, Any],
         limits: dict[tuple[str, ...], int],
     ) -> list[Finding]:
@@ -252,20 +251,20 @@ class ContractChecker:
             found += _overruns(dep.data, ("deployments",), "", limits, _show(dep.key))
         return found
 
-    def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:
-        highest: dict[tuple[str, str], int] = {}  # a request's keys mostly share pipeline and environment
-        pair, top = None, 0
+    def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:
+        highest: dict[Key, int] = {}  # a request's keys mostly share their group
+        group, top = None, 0
         for key in keys:
-            if key[:2] != pair:  # a run of keys of one pipeline and environment needs no dict
-                if pair is not None:
-                    highest[pair] = max(highest.get(pair, top), top)
-                pair, top = key[:2], key[2]
-            elif key[2] > top:
-                top = key[2]
-        if pair is not None:
-            highest[pair] = max(highest.get(pair, top), top)
-        for (pipeline, environment), number in highest.items():
-            index = (site, provider, pipeline, environment)
+            if key[:-1] != group:  # a run of keys of one group needs no dict
+                if group is not None:
+                    highest[group] = max(highest.get(group, top), top)
+                group, top = key[:-1], key[-1]
+            elif key[-1] > top:
+                top = key[-1]
+        if group is not None:
+            highest[group] = max(highest.get(group, top), top)
+        for group, number in highest.items():
+            index = (kind.name, site, provider, group)
             self._highest[index] = max(self._highest.get(index, number), number)
 
     def unknown(self, unknown_issue_keys: list[str], unknown_associations: list[dict[str, Any]]) -> list[Finding]:
@@ -285,10 +284,10 @@ class ContractChecker:
             )
         ]
 
-    def read(self, key: DeploymentKey, pending: bool) -> list[Finding]:
+    def read(self, key: Key, pending: bool) -> list[Finding]:
         return [Finding("read-before-visible", f"{_show(key)} has a pending write")] if pending else []
 
-    def poll(self, site: str, provider: Provider, key: DeploymentKey, now: float) -> list[Finding]:
+    def poll(self, site: str, provider: Provider, key: Key, now: float) -> list[Finding]:
         index = (site, provider, key)
         last = self._polled.get(index)
         self._polled[index] = now
@@ -334,10 +333,10 @@ class ContractChecker:
             self._polled.clear()
             self._report.clear()
             return
-        self._highest = {k: v for k, v in self._highest.items() if k[0] != site}
+        self._highest = {k: v for k, v in self._highest.items() if k[1] != site}
         self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
         self._report = {k: v for k, v in self._report.items() if k[0] != site}
 
 
-def _show(key: DeploymentKey) -> str:
-    return f"({key.pipeline_id!r}, {key.environment_id!r}, {key.sequence_number})"
+def _show(key: Key) -> str:
+    return "(" + ", ".join(map(repr, key)) + ")"

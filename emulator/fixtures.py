@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
-from emulator.domain.model import DeploymentInput, Provider
+from emulator.domain.kinds import Kind
+from emulator.domain.model import EntityInput, Provider
 from emulator.domain.sites import MODULE, ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
 
 ENV_TYPES = Literal["unmapped", "development", "testing", "staging", "production"]
@@ -170,10 +171,12 @@ def parse(raw: Any, kind: type[Any]) -> Any:
 
 
 class Seed:
-    """Deployments a fixture stores at start-up, already validated."""
+    """Entities a fixture stores at start-up, already validated: of one kind, site and provider."""
 
-    def __init__(self, site: Site, provider: Provider, deployments: list[DeploymentInput], properties: dict[str, str]):
-        self.site, self.provider, self.deployments, self.properties = site, provider, deployments, properties
+    def __init__(
+        self, kind: Kind, site: Site, provider: Provider, entities: list[EntityInput], properties: dict[str, str]
+    ) -> None:
+        self.kind, self.site, self.provider, self.entities, self.properties = kind, site, provider, entities, properties
 
 
 def default_fixture_path() -> Path:
@@ -214,7 +217,8 @@ def _read(path: Path) -> FixtureFile:
 
 def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
     """Read fixtures into a site registry and the deployments to seed; FixtureError on any problem."""
-    from emulator.api.submission import RejectedInput, RequestInvalid, parse_submission
+    from emulator.api.families import DEPLOYMENTS
+    from emulator.api.submission import RejectedInput, RequestInvalid
 
     files = _files(Path(path) if path is not None else default_fixture_path())
     specs = [(f, _read(f)) for f in files]
@@ -237,14 +241,14 @@ def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
             provider = _seed_provider(site, seed, where)
             body = {"deployments": seed.deployments, "properties": seed.properties}
             try:
-                submission = parse_submission(json.dumps(body).encode())
+                submission = DEPLOYMENTS.parse_submission(json.dumps(body).encode())
             except RequestInvalid as exc:
                 raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
             bad = [item for item in submission.items if isinstance(item, RejectedInput)]
             if bad:
                 raise FixtureError(f"{where}: {bad[0].key}: {'; '.join(bad[0].messages)}")
-            good = [item for item in submission.items if isinstance(item, DeploymentInput)]
-            seeds.append(Seed(site, provider, good, submission.properties))
+            good = [item for item in submission.items if isinstance(item, EntityInput)]
+            seeds.append(Seed(DEPLOYMENTS.kind, site, provider, good, submission.properties))
     return registry, seeds
 
 

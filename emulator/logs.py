@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulator.api.handlers import Call
+    from emulator.api.calls import Call
 
 log = logging.getLogger("emulator.calls")
 

@@ -15,27 +15,18 @@ from starlette.responses import Response
 REASON_HEADER = "X-Emulator-Reason"
 
 UNAUTHORIZED = "Missing a JWT token, or token is invalid."
-FORBIDDEN = (
-    "The JWT token used does not correspond to an app that defines the `jiraDeploymentInfoProvider` "
-    "module, or the app does not define the '{scope}' scope."
-)
-NOT_FOUND = "No data found for the given deployment ID."
-TOO_LARGE = "Data is too large. Submit fewer deployments in each payload."
 RATE_LIMITED = "API rate limit has been exceeded."
 UNAVAILABLE = "Service is unavailable due to maintenance or other reasons."
 UNEXPECTED = "An unexpected error occurred."
 NO_RESOURCE = "No resource exists at this path."
 METHOD_NOT_ALLOWED = "Method {method} is not allowed here."
-PROPERTIES_REQUIRED = "At least one property must be given to delete deployments by properties."
 PROPERTY_TWICE = "Property '{name}' is given more than once."
 BAD_USN = "'_updateSequenceNumber' must be an int64."
 BAD_PATH_ENCODING = "The path is not valid percent-encoded UTF-8."
 INJECTED = "An error was injected by the emulator's fault rules."
+# the texts of statuses every family words alike (a family words its 403, 404 and 413: families.Texts)
 STATUS_TEXTS = {
     401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-    413: TOO_LARGE,
     429: RATE_LIMITED,
     500: UNEXPECTED,
     503: UNAVAILABLE,

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
-from emulator.api.handlers import parse_int64
+from emulator.api.http import parse_int64
 from emulator.control.sites import json_body, problem
 from emulator.control.views import FilterError, gating_json, pending_json, state
 from emulator.domain.gating import STATUSES
@@ -22,7 +22,7 @@ from emulator.faults import FaultSpecError
 from emulator.journal import QueryError
 
 if TYPE_CHECKING:
-    from emulator.app import Emulator
+    from emulator.control.ports import EmulatorParts
 
 ENV_TYPES = ("unmapped", "development", "testing", "staging", "production")
 
@@ -41,7 +41,7 @@ def parse_provider(text: str) -> Provider | None:
 
 
 class ControlHandlers:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorParts) -> None:
         self.emulator = emulator
         self.service = emulator.service
 
@@ -53,11 +53,11 @@ class ControlHandlers:
         if site is not None and self.service.sites.get(site) is None:
             return problem(404, f"no site named {site!r}")
         self.service.reset(site)
-        self.emulator.jira.rate_limits.clear(site)
-        self.emulator.jira.contract.reset(site)
+        self.emulator.rate_limits.clear(site)
+        self.emulator.contract.reset(site)
         if site is None:
             self.emulator.journal.clear()
-            self.emulator.jira.faults.clear()
+            self.emulator.faults.clear()
         return json_response({"reset": site or "all"})
 
     # -- queue and time ---------------------------------------------------------------------------
@@ -176,13 +176,11 @@ class ControlHandlers:
     async def contract_report(self, request: Request) -> Response:
         """Contract findings per site and provider (`?provider=` for one), with fixes and examples."""
         provider = request.query_params.get("provider")
-        return json_response(
-            {"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)}
-        )
+        return json_response({"strict": self.emulator.strict, "providers": self.emulator.contract.report(provider)})
 
     async def clear_contract_report(self, request: Request) -> Response:
         """Forget every contract finding."""
-        self.emulator.jira.contract.reset()
+        self.emulator.contract.reset()
         return Response(status_code=204)
 
     # -- gating -----------------------------------------------------------------------------------
@@ -248,9 +246,9 @@ class ControlHandlers:
 
 
 class FaultHandlers:
-    def __init__(self, emulator: Emulator) -> None:
-        self.faults = emulator.jira.faults
-        self.limits = emulator.jira.rate_limits
+    def __init__(self, emulator: EmulatorParts) -> None:
+        self.faults = emulator.faults
+        self.limits = emulator.rate_limits
         self.service = emulator.service
 
     async def list(self, request: Request) -> Response:

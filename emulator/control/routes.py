@@ -17,7 +17,7 @@ from emulator import __version__
 from emulator.api.errors import json_response
 
 if TYPE_CHECKING:
-    from emulator.app import Emulator
+    from emulator.control.ports import EmulatorParts
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -44,7 +44,7 @@ class Probes:
     """``/_emulator/health`` and ``/_emulator/ready``: built at start-up, the readiness probe's first answer
     must not wait for an import."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorParts) -> None:
         self.emulator = emulator
         self.service = emulator.service
 
@@ -60,7 +60,7 @@ class Probes:
         return json_response({"status": "ready", "version": __version__, "sites": sites})
 
 
-def routes(emulator: Emulator) -> list[Route]:
+def routes(emulator: EmulatorParts) -> list[Route]:
     probes = Probes(emulator)
 
     def control_handlers() -> Any:
@@ -81,7 +81,7 @@ def routes(emulator: Emulator) -> list[Route]:
     def token_handlers() -> Any:
         from emulator.control.tokens import TokenHandlers
 
-        return TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
+        return TokenHandlers(emulator.service, oauth_ttl=emulator.oauth_token_ttl)
 
     def dashboard() -> Any:
         from emulator.control import ui

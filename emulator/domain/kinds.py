@@ -22,6 +22,8 @@ class Kind:
     """One kind of entity; the base applies an upsert as a plain record of its data."""
 
     name: str  # "deployments": the store partition's and the queue's tag
+    entity: str  # "deployment": one of them, in reasons and messages
+    number: str  # "deploymentSequenceNumber": the field that numbers a group's entities, the key's last part
     no_valid_associations: str  # the rejection of an entity none of whose associations the site knows
 
     def apply(
@@ -92,4 +94,6 @@ def _gating(old: StoredEntity | None, incoming: DeploymentInput, now: float, sit
     return gating
 
 
-DEPLOYMENTS = DeploymentKind("deployments", "No valid associations found for deployment")
+DEPLOYMENTS = DeploymentKind(
+    "deployments", "deployment", "deploymentSequenceNumber", "No valid associations found for deployment"
+)

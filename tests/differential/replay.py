@@ -29,6 +29,7 @@ _RANDOM = [
     (re.compile(rb"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), b"<jwt>"),
     (re.compile(rb"\b[0-9a-f]{32}\b"), b"<trace-id>"),
     (re.compile(rb'"latencyMs":\s*[0-9.e-]+'), b'"latencyMs":0'),
+    (re.compile(rb'"version":"[0-9]+\.[0-9]+\.[0-9]+"'), b'"version":"<version>"'),  # the release, not behaviour
 ]
 _SKIPPED_HEADERS = {b"date", b"server", b"content-length"}  # the body is compared itself
 

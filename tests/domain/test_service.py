@@ -157,7 +157,7 @@ def test_a_run_that_fails_part_way_puts_the_rest_back(clock: ManualClock) -> Non
                 raise RuntimeError("a bug")
             return super().apply(part, incoming, properties, now, site)
 
-    kind = Failing(DEPLOYMENTS.name, DEPLOYMENTS.no_valid_associations)
+    kind = Failing(DEPLOYMENTS.name, DEPLOYMENTS.entity, DEPLOYMENTS.number, DEPLOYMENTS.no_valid_associations)
     svc = DevOpsService(SiteRegistry([site("s")]), clock, QueueSettings(apply_delay=0.5), kinds=[kind])
     s = svc.sites.get("s")
     svc.submit(kind, s, P, [deployment_input(number=n) for n in (1, 2, 3)], {})
