@@ -97,6 +97,7 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --start-interval=0.1s 
 # handlers only once the interpreter is up, so a `docker stop` in the emulator's first instants would
 # wait for SIGKILL. tini blocks every signal first thing and forwards it to the emulator, which shuts
 # down gracefully and exits 0; "-e 143" makes a SIGTERM that arrives before the emulator's handler
-# (death by SIGTERM, status 143) a clean exit 0 as well.
-ENTRYPOINT ["tini", "-e", "143", "--", "jira-deployments-emulator"]
+# (death by SIGTERM, status 143) a clean exit 0 as well. "-s" keeps it working, without a warning,
+# where it is not PID 1 itself (docker run --init, Compose's init: true).
+ENTRYPOINT ["tini", "-s", "-e", "143", "--", "jira-deployments-emulator"]
 CMD ["serve"]

@@ -112,7 +112,7 @@ def test_runtime_configuration(runtime: df.Stage) -> None:
     argv, exec_form = entry.command()
     assert exec_form, "ENTRYPOINT must be the exec form, so no shell stands between Docker and the init"
     init, command = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
-    assert init == ["tini", "-e", "143"], "tini as PID 1; a SIGTERM before Python's handler still exits 0"
+    assert init == ["tini", "-s", "-e", "143"], "tini as PID 1 (or subreaper); SIGTERM before Python's handler: 0"
     assert command in (["jira-deployments-emulator"], ["python", "-m", "emulator"])
     cmd = runtime.last("CMD")
     assert cmd is None or cmd.command()[1], "CMD must be the exec form"

@@ -54,8 +54,9 @@ def test_the_container_runs_as_that_user_and_is_healthy_within_about_a_second(
     assert healthy_after < 10, "the start period is 10 s: the HEALTHCHECK should pass well within it"
 
 
-def test_docker_stop_ends_it_quickly_with_exit_code_zero(start: Start) -> None:
-    container = start()
+@pytest.mark.parametrize("init", [False, True], ids=["tini-as-pid-1", "under-docker-init"])
+def test_docker_stop_ends_it_quickly_with_exit_code_zero(start: Start, init: bool) -> None:
+    container = start(args=["--init"] if init else [])
     container.wait_healthy()
     stopping = time.monotonic()
     container.stop(timeout=10)  # Docker would send SIGKILL after 10 s: the emulator must not need it
@@ -66,6 +67,7 @@ def test_docker_stop_ends_it_quickly_with_exit_code_zero(start: Start) -> None:
     assert not state["OOMKilled"]
     assert seconds < STOP_BUDGET, container.logs()
     assert "Shutting down" in container.logs()
+    assert "WARN" not in container.logs(), "tini registers as a subreaper where it is not PID 1 (-s)"
 
 
 @pytest.mark.parametrize("after", [0.0, 0.15, 0.4], ids=["at-once", "0.15s", "0.4s"])
