@@ -58,7 +58,6 @@ def engine_problem() -> str | None:
 @dataclass(frozen=True)
 class Image:
     tag: str
-    id: str
     size_bytes: int
     build_seconds: float
     inspect: dict
@@ -70,7 +69,7 @@ def build_image(tag: str = IMAGE, context: Path = ROOT) -> Image:
     docker("build", "--quiet", "--tag", tag, str(context), timeout=600)
     seconds = time.monotonic() - started
     (info,) = json.loads(docker("image", "inspect", tag))
-    return Image(tag, info["Id"], int(info["Size"]), seconds, info)
+    return Image(tag, int(info["Size"]), seconds, info)
 
 
 def unique(prefix: str = "jde-test") -> str:
@@ -99,9 +98,6 @@ class Container:
     def inspect(self) -> dict:
         (info,) = json.loads(docker("container", "inspect", self.name))
         return info
-
-    def health(self) -> str:
-        return str(self.inspect()["State"].get("Health", {}).get("Status", "none"))
 
     def logs(self) -> str:
         done = subprocess.run(["docker", "logs", self.name], capture_output=True, text=True, timeout=30)

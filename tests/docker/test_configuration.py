@@ -85,7 +85,8 @@ def test_emulator_variables_configure_the_container(start: Start) -> None:
 def test_a_bad_setting_stops_the_container_with_a_clear_message(start: Start) -> None:
     container = start(env={"EMULATOR_APPLY_DELAY": "soon"})
     assert container.wait_exit(timeout=10) == 2
-    assert "apply_delay: 'soon' is not a valid float" in container.logs()
+    logs = container.logs()
+    assert "apply_delay" in logs and "'soon'" in logs, logs
 
 
 # ---------------------------------------------------------------------------------------------------
