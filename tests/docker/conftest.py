@@ -53,4 +53,8 @@ def volume(docker_engine: None) -> Iterator[str]:
     name = engine.unique("jde-data")
     engine.docker("volume", "create", "--label", engine.LABEL, name)
     yield name
+    # the test's containers may still exist (fixtures end in reverse order): a volume in use stays
+    users = engine.docker("ps", "--all", "--quiet", "--filter", f"volume={name}").split()
+    if users:
+        engine.docker("rm", "--force", *users, check=False)
     engine.docker("volume", "rm", "--force", name, check=False)

@@ -68,6 +68,8 @@ def build_image(tag: str = IMAGE, context: Path = ROOT) -> Image:
     started = time.monotonic()
     docker("build", "--quiet", "--tag", tag, str(context), timeout=600)
     seconds = time.monotonic() - started
+    # the builds this one replaced, left untagged (BuildKit's cache keeps what a rebuild reuses)
+    docker("image", "prune", "--force", "--filter", f"label=org.opencontainers.image.title={tag}", check=False)
     (info,) = json.loads(docker("image", "inspect", tag))
     return Image(tag, int(info["Size"]), seconds, info)
 
