@@ -21,7 +21,8 @@ from emulator.config import Settings
 from emulator.control.routes import deferred
 from emulator.control.routes import routes as control_routes
 from emulator.domain.clock import Clock, SystemClock
-from emulator.domain.service import DeploymentService
+from emulator.domain.kinds import DEPLOYMENTS
+from emulator.domain.service import DevOpsService, QueueSettings
 from emulator.faults import FaultSet
 from emulator.fixtures import load_fault_rules, load_fixtures
 from emulator.journal import Journal, clip
@@ -44,12 +45,10 @@ class Emulator:
         self.clock = clock or SystemClock()
         sites, seeds = load_fixtures(settings.fixtures)
         rng = random.Random(settings.seed)
-        self.service = DeploymentService(sites, self.clock, apply_delay=settings.apply_delay, rng=rng)
-        self.service.max_pending = settings.max_pending
-        self.service.jitter = settings.jitter
-        self.service.out_of_order = settings.out_of_order
+        queue = QueueSettings(settings.apply_delay, settings.jitter, settings.out_of_order, settings.max_pending)
+        self.service = DevOpsService(sites, self.clock, queue, rng=rng)
         for seed in seeds:
-            self.service.seed(seed.site, seed.provider, seed.deployments, seed.properties)
+            self.service.seed(DEPLOYMENTS, seed.site, seed.provider, seed.deployments, seed.properties)
         self.jira = JiraSurface(
             self.service, max_body_bytes=settings.max_body_bytes, faults=FaultSet(rng), strict=settings.strict
         )

@@ -36,8 +36,9 @@ from emulator.auth.connect import AuthError, TokenCache, verify_connect_request
 from emulator.auth.oauth import OAuthError, verify_access_token
 from emulator.auth.scopes import scope_satisfies
 from emulator.contract import FINDINGS_HEADER, ContractChecker, Finding
+from emulator.domain.kinds import DEPLOYMENTS
 from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
-from emulator.domain.service import DeploymentService, QueueFull
+from emulator.domain.service import DevOpsService, QueueFull
 from emulator.domain.sites import Site
 from emulator.faults import FaultSet, RateLimits, retry_after_headers
 from emulator.journal import ACCEPTED_IN_RESPONSE, BODY_KEPT
@@ -181,7 +182,7 @@ class _KeyJson(Struct, gc=False):
 class JiraSurface:
     def __init__(
         self,
-        service: DeploymentService,
+        service: DevOpsService,
         *,
         max_body_bytes: int,
         faults: FaultSet | None = None,
@@ -444,7 +445,7 @@ class JiraSurface:
             site.name,
             provider,
             valid,
-            self.service.latest_accepted(site, provider),
+            self.service.latest_accepted(DEPLOYMENTS, site, provider),
             self.service.clock.now(),
         )
         if may_hold_astral(body):  # rare: then every limited string is measured in UTF-16 code units too
@@ -452,7 +453,7 @@ class JiraSurface:
         refusal = self.note(caller.call, findings)
         if refusal is not None:
             return refusal
-        outcome = self.service.submit(site, provider, valid, submission.properties)
+        outcome = self.service.submit(DEPLOYMENTS, site, provider, valid, submission.properties)
         self.contract.accepted(site.name, provider, outcome.accepted)
         self.note(caller.call, self.contract.unknown(outcome.unknown_issue_keys, outcome.unknown_associations))
         rejected = [(i.key, i.messages) for i in items if type(i) is RejectedInput] if len(valid) < len(items) else []
@@ -477,9 +478,9 @@ class JiraSurface:
 
     async def get(self, request: Request, caller: Caller) -> Response:
         key = self._key(caller)
-        record = None if key is None else self.service.get(caller.site, caller.provider, key)
+        record = None if key is None else self.service.get(DEPLOYMENTS, caller.site, caller.provider, key)
         if key is not None:
-            pending = self.service.queue.latest_upsert(caller.site.name, caller.provider, key) is not None
+            pending = self.service.has_pending_write(DEPLOYMENTS, caller.site, caller.provider, key)
             self.note(caller.call, self.contract.read(key, pending))
         if record is None:
             return self.refuse(
@@ -505,7 +506,7 @@ class JiraSurface:
         refusal = self.note(caller.call, self.contract.deprecated_bound(bound is not None))
         if refusal is not None:
             return refusal
-        self.service.delete(caller.site, caller.provider, key, bound)
+        self.service.delete(DEPLOYMENTS, caller.site, caller.provider, key, bound)
         caller.call.touched = (key,)
         return Response(status_code=202)
 
@@ -526,7 +527,7 @@ class JiraSurface:
         refusal = self.note(caller.call, self.contract.deprecated_bound(bound is not None))
         if refusal is not None:
             return refusal
-        self.service.delete_by_properties(caller.site, caller.provider, properties, bound)
+        self.service.delete_by_properties(DEPLOYMENTS, caller.site, caller.provider, properties, bound)
         caller.call.summary = "properties=" + ",".join(f"{k}={v}" for k, v in properties.items())
         return Response(status_code=202)
 

@@ -389,11 +389,11 @@ def _to_input(
     return DeploymentInput(
         _new_key(DeploymentKey, key),
         deployment.update_sequence_number,
-        environment.type,
         () if deployment.issue_keys is None else deployment.issue_keys,
-        commands is not None and any(c.command == GATING_COMMAND for c in commands),
         deployment.last_updated,
         None,
         body,
         associations,
+        environment.type,
+        commands is not None and any(c.command == GATING_COMMAND for c in commands),
     )

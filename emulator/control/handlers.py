@@ -48,6 +48,7 @@ class ControlHandlers:
     # -- reset ------------------------------------------------------------------------------------
 
     async def reset(self, request: Request) -> Response:
+        """Empty the store and queue of all sites, or of `?site=NAME`; what else it clears: Readiness and reset."""
         site = request.query_params.get("site")
         if site is not None and self.service.sites.get(site) is None:
             return problem(404, f"no site named {site!r}")
@@ -65,29 +66,34 @@ class ControlHandlers:
         s = self.service
         return {
             "paused": s.paused,
-            "applyDelay": s.apply_delay,
-            "jitter": s.jitter,
-            "outOfOrder": s.out_of_order,
+            "applyDelay": s.settings.apply_delay,
+            "jitter": s.settings.jitter,
+            "outOfOrder": s.settings.out_of_order,
             "siteApplyDelays": {site.name: site.apply_delay for site in s.sites if site.apply_delay is not None},
-            "pending": [pending_json(p) for p in s.queue],
+            "pending": [pending_json(p) for p in s.pending()],
         }
 
     async def queue(self, request: Request) -> Response:
+        """The apply queue: paused or not, delay, jitter, out-of-order delivery and each pending operation."""
         return json_response(self._queue_json())
 
     async def flush(self, request: Request) -> Response:
+        """Apply everything pending now, due or not (`{"applied": N}`), even while paused."""
         return json_response({"applied": self.service.flush()})
 
     async def pause(self, request: Request) -> Response:
+        """Stop applying by itself (reads stop applying due writes too); a flush still applies."""
         self.service.paused = True
         return json_response(self._queue_json())
 
     async def resume(self, request: Request) -> Response:
+        """Apply again, starting with what fell due while paused."""
         self.service.paused = False
         self.service.apply_due()
         return json_response(self._queue_json())
 
     async def queue_config(self, request: Request) -> Response:
+        """Set the global `applyDelay` and `jitter` (seconds) and `outOfOrder` delivery."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -101,15 +107,12 @@ class ControlHandlers:
             return problem(400, str(exc))
         if "outOfOrder" in body and not isinstance(body["outOfOrder"], bool):
             return problem(400, "outOfOrder must be true or false")
-        if delay is not None:
-            self.service.apply_delay = delay
-        if jitter is not None:
-            self.service.jitter = jitter
-        if "outOfOrder" in body:
-            self.service.out_of_order = body["outOfOrder"]
+        changes: dict[str, Any] = {"apply_delay": delay, "jitter": jitter, "out_of_order": body.get("outOfOrder")}
+        self.service.configure(**{name: value for name, value in changes.items() if value is not None})
         return json_response(self._queue_json())
 
     async def site_apply_delay(self, request: Request) -> Response:
+        """Set one site's `applyDelay` in seconds, or `null` to follow the global delay."""
         site = self.service.sites.get(request.path_params["site"])
         if site is None:
             return problem(404, f"no site named {request.path_params['site']!r}")
@@ -125,6 +128,7 @@ class ControlHandlers:
     # -- state and journal ------------------------------------------------------------------------
 
     async def state(self, request: Request) -> Response:
+        """Stored (`applied`) and `pending` deployments, filtered by the query (see State and journal)."""
         self.service.apply_due()
         try:
             found = state(self.service, dict(request.query_params))
@@ -133,6 +137,7 @@ class ControlHandlers:
         return json_response({"deployments": found})
 
     async def journal(self, request: Request) -> Response:
+        """Calls to the Jira surface, newest first, filtered by the query; `bodies=true` adds the bodies."""
         filters = dict(request.query_params)
         bodies = filters.pop("bodies", "false") == "true"
         try:
@@ -149,6 +154,7 @@ class ControlHandlers:
         )
 
     async def journal_entry(self, request: Request) -> Response:
+        """One journalled call, with its request and response bodies."""
         raw = request.path_params["id"]
         entry = self.emulator.journal.get(int(raw)) if raw.isdigit() else None
         if entry is None:
@@ -156,28 +162,33 @@ class ControlHandlers:
         return json_response(entry.to_json(bodies=True))
 
     async def journal_count(self, request: Request) -> Response:
+        """`{"count": N}`: how many journalled calls match the same filters as the journal."""
         try:
             return json_response({"count": len(self.emulator.journal.query(dict(request.query_params)))})
         except QueryError as exc:
             return problem(400, str(exc))
 
     async def clear_journal(self, request: Request) -> Response:
+        """Clear the request journal."""
         self.emulator.journal.clear()
         return json_response({"cleared": True})
 
     async def contract_report(self, request: Request) -> Response:
+        """Contract findings per site and provider (`?provider=` for one), with fixes and examples."""
         provider = request.query_params.get("provider")
         return json_response(
             {"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)}
         )
 
     async def clear_contract_report(self, request: Request) -> Response:
+        """Forget every contract finding."""
         self.emulator.jira.contract.reset()
         return Response(status_code=204)
 
     # -- gating -----------------------------------------------------------------------------------
 
     async def decide_gating(self, request: Request) -> Response:
+        """Decide a gated deployment: `allowed`, `prevented`, `invalid`, or back to `awaiting`."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -209,6 +220,7 @@ class ControlHandlers:
         return json_response(gating_json(gating))
 
     async def gating_rules(self, request: Request) -> Response:
+        """Read (GET) or replace (PUT) a site's gating rules and automatic decision."""
         site = self.service.sites.get(request.path_params["site"])
         if site is None:
             return problem(404, f"no site named {request.path_params['site']!r}")
@@ -242,9 +254,11 @@ class FaultHandlers:
         self.service = emulator.service
 
     async def list(self, request: Request) -> Response:
+        """The fault rules, with their remaining `times` and their `hits`."""
         return json_response({"rules": [r.to_json() for r in self.faults.rules()]})
 
     async def add(self, request: Request) -> Response:
+        """Add a fault rule (201 with its `id`); its fields are listed under Faults and rate limits."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -254,15 +268,18 @@ class FaultHandlers:
             return problem(400, str(exc))
 
     async def remove(self, request: Request) -> Response:
+        """Remove one fault rule (204)."""
         if not self.faults.remove(request.path_params["id"]):
             return problem(404, f"no fault rule {request.path_params['id']!r}")
         return Response(status_code=204)
 
     async def clear(self, request: Request) -> Response:
+        """Remove every fault rule (204)."""
         self.faults.clear()
         return Response(status_code=204)
 
     async def rate_limit(self, request: Request) -> Response:
+        """Read (GET), set (PUT `{"rate", "burst"}`) or remove (DELETE) a site's token-bucket limit."""
         name = request.path_params["site"]
         if self.service.sites.get(name) is None:
             return problem(404, f"no site named {name!r}")

@@ -49,9 +49,11 @@ class Probes:
         self.service = emulator.service
 
     async def health(self, request: Request) -> Response:
+        """Liveness: `{"status": "ok", "version"}` as soon as the server answers."""
         return json_response({"status": "ok", "version": __version__})
 
     async def ready(self, request: Request) -> Response:
+        """Readiness: 503 while the fixtures load, then 200 with the version and every site."""
         if not self.emulator.ready:
             return json_response({"status": "starting", "version": __version__}, 503)
         sites = [{"name": s.name, "baseUrl": s.base_url, "cloudId": s.cloud_id} for s in self.service.sites]
