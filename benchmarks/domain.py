@@ -65,10 +65,10 @@ class Store:
         return {"tenant": "bench", "batch": str(batch)}
 
     def parse(self, batch: int) -> tuple[list[Any], dict[str, str]]:
-        from emulator.api.submission import parse_submission
+        from emulator.api.bodies.deployments import PARSER
         from emulator.domain.model import DeploymentInput
 
-        submission = parse_submission(submit_body(batch * BATCH + 1, BATCH, 1, self.properties(batch)))
+        submission = PARSER.parse(submit_body(batch * BATCH + 1, BATCH, 1, self.properties(batch)))
         valid = [item for item in submission.items if isinstance(item, DeploymentInput)]
         assert len(valid) == BATCH, submission.items[0]
         return valid, submission.properties

@@ -118,7 +118,7 @@ class Emulator:
                 call.latency_ms,
                 call.reason,
                 call.touched,  # keys; the journal shows them as objects when read
-                call.findings or (),  # the call's own empty list need not outlive it
+                call.findings if call.found else (),
                 clip(request_body),
                 clip(response_body),
                 len(request_body) if request_body else 0,

@@ -182,6 +182,9 @@ class FaultSet:
     def rules(self) -> list[FaultRule]:
         return list(self._rules.values())
 
+    def __len__(self) -> int:
+        return len(self._rules)
+
     def remove(self, rule_id: str) -> bool:
         return self._rules.pop(rule_id, None) is not None
 
@@ -267,6 +270,9 @@ class RateLimits:
 
     def sites(self) -> list[str]:
         return sorted(self._buckets)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def check(self, site: str, now: float) -> float:
         """0.0 when the call may go on (or the site has no limit); else the seconds to wait."""

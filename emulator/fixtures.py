@@ -218,7 +218,7 @@ def _read(path: Path) -> FixtureFile:
 def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
     """Read fixtures into a site registry and the deployments to seed; FixtureError on any problem."""
     from emulator.api.families import DEPLOYMENTS
-    from emulator.api.submission import RejectedInput, RequestInvalid
+    from emulator.api.submissions import RejectedInput, RequestInvalid
 
     files = _files(Path(path) if path is not None else default_fixture_path())
     specs = [(f, _read(f)) for f in files]
@@ -241,7 +241,7 @@ def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
             provider = _seed_provider(site, seed, where)
             body = {"deployments": seed.deployments, "properties": seed.properties}
             try:
-                submission = DEPLOYMENTS.parse_submission(json.dumps(body).encode())
+                submission = DEPLOYMENTS.parser.parse(json.dumps(body).encode())
             except RequestInvalid as exc:
                 raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
             bad = [item for item in submission.items if isinstance(item, RejectedInput)]

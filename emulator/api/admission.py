@@ -27,7 +27,7 @@ class Admission:
     @property
     def active(self) -> bool:
         """Whether any rate limit or fault rule is configured (otherwise ``admit`` has nothing to look up)."""
-        return bool(self.rate_limits.sites() or self.faults.rules())
+        return bool(self.rate_limits) or bool(self.faults)
 
     async def admit(self, request: Request, call: Call, operation: Operation, via: str, now: float) -> None:
         """Return when the call may go on; raise Refusal with the answer that replaces it otherwise."""

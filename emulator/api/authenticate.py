@@ -60,7 +60,7 @@ class Authenticator:
         )
         app = apps[verified.app_key]
         call.provider = app.provider
-        call.found.extend(self.contract.token(verified.qsh_form, verified.lifetime))
+        call.note(self.contract.token(verified.qsh_form, verified.lifetime))
         module = operation.family.connect_module
         if module not in app.modules:
             raise AuthError(403, f"app '{app.key}' does not declare the {module} module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -60,29 +60,41 @@ class Answer:
     reason: str | None = None
 
 
-@dataclass(slots=True)
 class Call:
     """What one call to the Jira surface was and did: the journal and the log read it when it is over.
 
-    The pipeline writes it as its steps go (``operation``, ``site``, ``provider``), and once at the end
-    (status, reason, answer); the operation's context writes the request body it read."""
+    The pipeline writes it as its steps go (``operation``, ``site``, ``provider``, contract findings in
+    ``found``), and once at the end (status, reason, answer); the operation's context writes the request
+    body it read."""
 
-    method: str
-    raw_path: str
-    raw_query: str
-    started: float
-    operation: str | None = None
-    site: str | None = None
-    provider: Provider | None = None
-    status: int = 0
-    reason: str | None = None
-    touched: Sequence[Key] | Any = ()
-    summary: str = ""
-    latency_ms: float = 0.0
-    request_body: bytes | None = None
-    response_body: bytes | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    found: list[Finding] = field(default_factory=list)
+    __slots__ = (
+        "found", "latency_ms", "method", "operation", "provider", "raw_path", "raw_query", "reason",
+        "request_body", "response_body", "site", "started", "status", "summary", "touched",
+    )  # fmt: skip
+
+    def __init__(self, method: str, raw_path: str, raw_query: str, started: float) -> None:
+        self.method, self.raw_path, self.raw_query, self.started = method, raw_path, raw_query, started
+        self.operation: str | None = None
+        self.site: str | None = None
+        self.provider: Provider | None = None
+        self.status = 0
+        self.reason: str | None = None
+        self.touched: Sequence[Key] | Any = ()
+        self.summary = ""
+        self.latency_ms = 0.0
+        self.request_body: bytes | None = None
+        self.response_body: bytes | None = None
+        self.found: Sequence[Finding] = ()  # a list once the call has any
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The contract findings as the journal and the log show them."""
+        return [finding.to_json() for finding in self.found]
+
+    def note(self, findings: Sequence[Finding]) -> None:
+        """Keep contract findings of the call."""
+        if findings:
+            self.found = [*self.found, *findings]
 
     @classmethod
     def of(cls, request: Request) -> Call:

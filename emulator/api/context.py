@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,14 +65,12 @@ class Context:
 
     def note(self, findings: list[Finding]) -> None:
         """Keep contract findings for the call; in strict mode a finding of the mistake class is a 400."""
-        if not findings:
-            return
-        if findings is not self.call.found:
-            self.call.found.extend(findings)
-        refuse_if_strict(self.surface.strict, findings)
+        if findings:
+            self.call.note(findings)
+            refuse_if_strict(self.surface.strict, findings)
 
 
-def refuse_if_strict(strict: bool, findings: list[Finding]) -> None:
+def refuse_if_strict(strict: bool, findings: Sequence[Finding]) -> None:
     mistakes = [f for f in findings if f.kind == "mistake"]
     if strict and mistakes:
         reason = "strict mode: " + ", ".join(f.rule for f in mistakes)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from starlette.responses import Response
+
+from emulator.api.bodies.common import ErrorMessage, GatewayError
 
 REASON_HEADER = "X-Emulator-Reason"
 
@@ -37,6 +40,9 @@ def dumps(content: Any) -> bytes:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+_ENCODE = msgspec.json.Encoder().encode
+
+
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(dumps(content), status_code=status, headers=headers, media_type="application/json")
 
@@ -49,21 +55,21 @@ def error_response(
     trace_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The site family's error: a bare array of messages, the precise reason in a header."""
-    items: list[dict[str, str]] = [{"message": m} for m in ([messages] if isinstance(messages, str) else messages)]
-    if trace_id is not None:
-        for item in items:
-            item["errorTraceId"] = trace_id
+    """The site family's error: a bare array of messages (``ErrorMessages``), the precise reason in a header."""
+    texts = [messages] if isinstance(messages, str) else messages
+    body = _ENCODE([ErrorMessage(text, trace_id) for text in texts])
     all_headers = dict(headers or {})
     if reason:
         all_headers[REASON_HEADER] = header_safe(reason)
-    return json_response(items, status, all_headers)
+    return Response(body, status_code=status, headers=all_headers, media_type="application/json")
 
 
 def gateway_error(status: int, message: str, *, reason: str | None = None) -> Response:
     """The api.atlassian.com gateway's own error shape, e.g. ``{"code": 401, "message": "Unauthorized"}``."""
     headers = {REASON_HEADER: header_safe(reason)} if reason else None
-    return json_response({"code": status, "message": message}, status, headers)
+    return Response(
+        _ENCODE(GatewayError(status, message)), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def header_safe(text: str, limit: int = 1000) -> str:

@@ -10,11 +10,13 @@ domain ``Kind``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.api.operations import DeleteByKey, DeleteByProperties, GatingStatus, GetByKey, Handler, Submit
-from emulator.api.submission import parse_submission
+from emulator.api import operations
+from emulator.api.bodies import deployments
+from emulator.api.operations import Handler
+from emulator.api.submissions import Parser
 from emulator.domain.kinds import DEPLOYMENTS as DEPLOYMENT_KIND
 from emulator.domain.kinds import Kind
 from emulator.domain.model import DeploymentKey, Key
@@ -43,14 +45,16 @@ class Family:
     connect_module: str  # the Connect module an app must declare to call the family
     oauth_permission: str  # the permission an OAuth client must be granted
     schema: str  # the version of Atlassian's document the bodies follow
-    parse_submission: Callable[[bytes], Any]  # request bytes -> Submission; RequestInvalid for a 400
+    parser: Parser  # its submit request's parser (bodies/ declares the request)
+    submit_answer: Callable[[Any, list[tuple[Key, list[str]]]], Any]  # (outcome, rejected) -> the 202 body
     accepted_field: str  # the submit answer's list of accepted keys
     texts: Texts
     tag: str  # the OpenAPI tag of its site operations
+    key_parameters: tuple[str, ...] = field(init=False)  # the key path's parameters, in order
 
-    @property
-    def key_parameters(self) -> tuple[str, ...]:
-        return tuple(part[1:-1] for part in self.key_path.split("/") if part.startswith("{"))
+    def __post_init__(self) -> None:
+        parameters = tuple(part[1:-1] for part in self.key_path.split("/") if part.startswith("{"))
+        object.__setattr__(self, "key_parameters", parameters)
 
     def key_json(self, key: Key) -> dict[str, Any]:
         """A key as Jira writes it: ``{"pipelineId": ..., ...}``, the key path's parameters in order."""
@@ -67,7 +71,7 @@ class Operation:
     path: str  # below the family's prefix; "{key}" stands for the family's key path
     connect_scope: str  # READ, WRITE or DELETE
     oauth_scope: str  # the OAuth 2.0 scope of the 2026 document
-    handler: Handler
+    handler: Handler  # the operation itself (operations.py)
     summary: str
     description: str
     request: str | None = None  # the OpenAPI component of its body
@@ -91,7 +95,8 @@ DEPLOYMENTS = Family(
     connect_module="jiraDeploymentInfoProvider",
     oauth_permission="deployments",
     schema="2026-01",
-    parse_submission=parse_submission,
+    parser=deployments.PARSER,
+    submit_answer=deployments.submit_answer,
     accepted_field="acceptedDeployments",
     texts=Texts(
         forbidden="The JWT token used does not correspond to an app that defines the `jiraDeploymentInfoProvider` "
@@ -114,7 +119,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "bulk",
         "WRITE",
         "write:deployment-info:jira",
-        Submit(),
+        operations.submit,
         summary="Submit deployment data",
         description="Stores up to 100 deployments for the caller's provider, asynchronously: an accepted "
         "deployment becomes visible to GET after the apply delay, and only if its updateSequenceNumber "
@@ -134,7 +139,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "bulkByProperties",
         "DELETE",
         "delete:deployment-info:jira",
-        DeleteByProperties(),
+        operations.delete_by_properties,
         summary="Delete deployments by Property",
         description="Deletes, asynchronously, the caller's deployments that were submitted with every given property.",
         parameters=("deploymentProperties", "updateSequenceNumber"),
@@ -148,7 +153,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "{key}",
         "READ",
         "read:deployment-info:jira",
-        GetByKey(),
+        operations.get_by_key,
         summary="Get a deployment by key",
         description="The deployment as currently stored (pending writes and deletes are not visible yet).",
         success=("200", "The stored deployment, exactly as last applied (never its properties).", "DeploymentData"),
@@ -161,7 +166,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "{key}",
         "DELETE",
         "delete:deployment-info:jira",
-        DeleteByKey(),
+        operations.delete_by_key,
         summary="Delete a deployment by key",
         description="Deletes the deployment asynchronously; 202 whether or not it exists.",
         parameters=("updateSequenceNumber",),
@@ -175,7 +180,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "{key}/gating-status",
         "READ",
         "read:deployment-info:jira",
-        GatingStatus(),
+        operations.gating_status,
         summary="Get deployment gating status by key",
         description="The gating status of a stored deployment that asked for gating (command "
         "`initiate_deployment_gating`).",

@@ -26,7 +26,8 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from msgspec import Meta
+from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 from starlette.requests import Request
@@ -34,9 +35,10 @@ from starlette.responses import Response
 
 from emulator import __version__
 from emulator.api import errors
+from emulator.api.bodies import common, deployments
+from emulator.api.bodies.derive import annotation, model, root_model
+from emulator.api.bodies.types import Int64, PropertyKey, Text
 from emulator.api.families import DEPLOYMENTS, FAMILIES, OAUTH_SCOPES, OPERATIONS, Family, Operation
-from emulator.api.responses import RESPONSE_MODELS
-from emulator.api.schemas import DeploymentData, Int64, PropertyKey, SubmitDeploymentRequest, Text
 
 OPENAPI_VERSION = "3.1.0"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -87,16 +89,28 @@ class _ResponseSchema(_RequestSchema):
         return super().default_schema(schema)
 
 
+# the bodies the server answers with, besides request bodies GET returns as they were submitted
+RESPONSE_MODELS = (
+    model(deployments.SubmitDeploymentsResponse),
+    root_model(common.ErrorMessages),
+    root_model(common.UnexpectedErrorMessages),
+    model(deployments.DeploymentGatingStatus),
+    model(common.GatewayUnauthorized),
+    model(common.GatewayForbidden),
+    model(common.GatewayNotFound),
+)
+
+
 def _component_schemas() -> dict[str, Any]:
     _, request = models_json_schema(
-        [(SubmitDeploymentRequest, "validation"), (DeploymentData, "validation")],
+        [(model(deployments.SubmitDeploymentRequest), "validation"), (model(deployments.DeploymentData), "validation")],
         ref_template=REF_TEMPLATE,
         schema_generator=_RequestSchema,
     )
     schemas: dict[str, Any] = request["$defs"]
     items = schemas["SubmitDeploymentRequest"]["properties"]["deployments"]["items"]
-    if items != schemas["DeploymentData"]:
-        raise RuntimeError("SubmitDeploymentRequest.deployments items are no longer DeploymentData: see schemas.py")
+    if items not in (schemas["DeploymentData"], {"$ref": _ref("DeploymentData")}):
+        raise RuntimeError("SubmitDeploymentRequest.deployments items are no longer DeploymentData: see bodies/")
     schemas["SubmitDeploymentRequest"]["properties"]["deployments"]["items"] = {"$ref": _ref("DeploymentData")}
     _, response = models_json_schema(
         [(model, "validation") for model in RESPONSE_MODELS],
@@ -105,13 +119,13 @@ def _component_schemas() -> dict[str, Any]:
     )
     for name, schema in response["$defs"].items():
         if name in schemas and schemas[name] != schema:
-            raise RuntimeError(f"two different schemas are named {name}: see responses.py")
+            raise RuntimeError(f"two different schemas are named {name}: see bodies/")
         schemas[name] = schema
     return dict(sorted(schemas.items()))
 
 
-def _schema_of(annotation: Any, generator: type[GenerateJsonSchema] = _RequestSchema) -> dict[str, Any]:
-    return TypeAdapter(annotation).json_schema(mode="validation", schema_generator=generator)
+def _schema_of(declared: Any, generator: type[GenerateJsonSchema] = _RequestSchema) -> dict[str, Any]:
+    return TypeAdapter(annotation(declared)).json_schema(mode="validation", schema_generator=generator)
 
 
 def _ref(name: str, kind: str = "schemas") -> str:
@@ -161,7 +175,7 @@ def _parameters() -> dict[str, Any]:
             "required": True,
             "description": "The site's cloudId, as `GET /_edge/tenant_info` answers it. Unknown: 404; another "
             "site than the OAuth client's: 403.",
-            "schema": _schema_of(uuid.UUID),
+            "schema": TypeAdapter(uuid.UUID).json_schema(mode="validation", schema_generator=_RequestSchema),
         },
         "deploymentProperties": {
             "name": "properties",
@@ -172,7 +186,7 @@ def _parameters() -> dict[str, Any]:
             "description": "The properties to match, each as its own query parameter (`?env=prod&team=a`): "
             "deployments submitted with all of them are deleted. At least one is required, a name given "
             "twice is a 400; `jwt` is never taken as a property.",
-            "schema": _schema_of(Annotated[dict[PropertyKey, Text], Field(min_length=1)]),
+            "schema": _schema_of(Annotated[dict[PropertyKey, Text], Meta(min_length=1)]),
         },
     }
 

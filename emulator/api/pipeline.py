@@ -4,7 +4,7 @@
 2. route: the operation the raw path and method name (``routing.py``, from the declarations);
 3. authenticate: the Connect app or OAuth client, its module or permission, its scope;
 4. admit: the site's rate limit and the fault rules;
-5. the operation: parse, contract check, one service call, contract check, render (``operations.py``);
+5. the operation: validate, contract notes, one service call, render (``operations.py``);
 6. finish: contract findings on the answer, then the journal and the log (the observers).
 
 A step that refuses the call raises ``Refusal`` with Jira's answer; an unexpected error is a 500 with an
@@ -89,7 +89,8 @@ class JiraSurface:
             provider = self.authenticator.connect(request, call, operation, site, path, now)
         if self.admission.active:
             await self.admission.admit(request, call, operation, match.via, now)
-        refuse_if_strict(self.surface.strict, call.found)  # the token's own findings
+        if call.found:
+            refuse_if_strict(self.surface.strict, call.found)  # the token's own findings
         ctx = Context(self.surface, request, call, operation, match.params, site, provider, now)
         answer = await self.perform(ctx)
         call.touched, call.summary = answer.touched, answer.summary
@@ -126,21 +127,15 @@ class JiraSurface:
         return site
 
     async def perform(self, ctx: Context) -> Answer:
-        """The operation's steps: parse, check, the one service call, check, render."""
-        handler = ctx.operation.handler
+        """The operation itself; a full apply queue is Jira's 503."""
         try:
-            request = await handler.parse(ctx)
-            ctx.note(handler.check(ctx, request))
-            outcome = handler.call(ctx, request)
+            return await ctx.operation.handler(ctx)
         except QueueFull as full:
             raise Refusal.site(503, errors.UNAVAILABLE, str(full), headers={"Retry-After": "1"}) from None
-        ctx.note(handler.checked(ctx, request, outcome))
-        return handler.render(ctx, request, outcome)
 
     async def finish(self, request: Request, call: Call, response: Response, reason: str | None) -> None:
         """The findings on the answer and in the report; the body a refusal left unread; the observers."""
         if call.found:
-            call.findings = [f.to_json() for f in call.found]
             response.headers[FINDINGS_HEADER] = ", ".join(dict.fromkeys(f.rule for f in call.found))
             example = {"method": call.method, "path": call.raw_path, "query": call.raw_query}
             example["time"] = iso(self.service.clock.now())

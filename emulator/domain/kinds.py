@@ -80,10 +80,10 @@ class DeploymentKind(Kind):
         return StoredDeployment(incoming.key, usn, body, properties, now, environment, gating)
 
     def rewritten(self, old: StoredEntity, incoming: EntityInput, now: float, site: Site | None) -> None:
-        assert isinstance(old, StoredDeployment) and isinstance(incoming, DeploymentInput)
-        if old.environment_type != incoming.environment_type:
-            old.environment_type = sys.intern(incoming.environment_type)
-        old.gating = _gating(old, incoming, now, site)
+        if old.environment_type != incoming.environment_type:  # type: ignore[attr-defined]
+            old.environment_type = sys.intern(incoming.environment_type)  # type: ignore[attr-defined]
+        if old.gating is None and incoming.gating_requested:  # type: ignore[attr-defined]
+            old.gating = _gating(old, incoming, now, site)  # type: ignore[arg-type, attr-defined]
 
 
 def _gating(old: StoredEntity | None, incoming: DeploymentInput, now: float, site: Site | None) -> GatingState | None:

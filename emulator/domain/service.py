@@ -188,6 +188,7 @@ class DevOpsService(Registry):
         """A lookup of the newest accepted write of an entity, pending or applied: (updateSequenceNumber,
         the write), where the write has ``body`` and ``data``. One function for a request's keys, valid
         until the next change: it reads the queue's and the store's indexes of this owner."""
+        self.apply_due()
         pending = self.queue.latest_of(kind.name, site.name, provider)
         records = self.store.records_of(kind.name, site.name, provider)
 
@@ -264,10 +265,19 @@ class DevOpsService(Registry):
         observer fails part way, the rest of the run goes back on the queue."""
         count = 0
         observers = self.on_apply
+        site = provider = kind = None  # a run's operations share their owner: it is looked up once a run
         for run in runs:
             for index, op in enumerate(run.ops):
                 try:
-                    changed, skipped = self._apply(op, now)
+                    if op.site is not site or op.provider is not provider or op.kind is not kind:
+                        site, provider, kind = op.site, op.provider, op.kind
+                        part, applier, where = self._owner(op)
+                    if type(op) is not Upsert:
+                        changed, skipped = _apply_delete(op, part), False  # type: ignore[arg-type]
+                    elif applier.apply(part, op.entity, op.properties, now, where):
+                        changed, skipped = [op.entity.key], False
+                    else:
+                        changed, skipped = [], True
                     for observer in observers:
                         observer(Applied(run.pending(index), changed, skipped))
                 except BaseException:
@@ -276,12 +286,16 @@ class DevOpsService(Registry):
                 count += 1
         return count
 
-    def _apply(self, op: Operation, now: float) -> tuple[list[Key], bool]:
-        part = self.store.partition(op.kind, op.site, op.provider)
+    def _owner(self, op: Operation) -> tuple[Partition, Kind, Site | None]:
+        return self.store.partition(op.kind, op.site, op.provider), self.kinds[op.kind], self.sites.get(op.site)
+
+    def _apply(self, op: Operation, now: float) -> None:
+        """Apply one operation at ``now`` (a fixture's seed, or a replayed one), telling no observer."""
+        part, kind, site = self._owner(op)
         if type(op) is Upsert:
-            applied = self.kinds[op.kind].apply(part, op.entity, op.properties, now, self.sites.get(op.site))
-            return ([op.entity.key], False) if applied else ([], True)
-        return _apply_delete(op, part), False  # type: ignore[arg-type]
+            kind.apply(part, op.entity, op.properties, now, site)
+        else:
+            _apply_delete(op, part)  # type: ignore[arg-type]
 
     # -- durable state ------------------------------------------------------------------------
 

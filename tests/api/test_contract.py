@@ -261,7 +261,7 @@ def test_may_hold_astral_misses_no_astral_character(value: object, ensure_ascii:
     # strings, must not (a literal backslash-u in a string may be checked for nothing: that is allowed)
     import json
 
-    from emulator.api.submission import may_hold_astral
+    from emulator.api.submissions import may_hold_astral
 
     text = json.dumps(value, ensure_ascii=ensure_ascii)
     astral = any(ord(c) > 0xFFFF for s in _strings(value) for c in s)
