@@ -7,14 +7,14 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from emulator import __version__, config
 
 STARTUP_FAILURE = 3
 
 
-def _exit_with(code: int):  # type: ignore[no-untyped-def]
+def _exit_with(code: int) -> Callable[[int, object], None]:
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(code)
 
@@ -112,7 +112,7 @@ TOKEN_EXAMPLE = (
 )
 
 
-def add_token_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "token",
         help="print a Connect JWT for one request, or an OAuth access token",

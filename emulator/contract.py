@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from emulator.domain.clock import iso
 from emulator.domain.kinds import Kind
 from emulator.domain.model import EntityInput, Key, Provider
-from emulator.journal import iso
 
 FINDINGS_HEADER = "X-Emulator-Findings"
 FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
@@ -297,7 +297,9 @@ class ContractChecker:
 
     # -- the report ---------------------------------------------------------------------------
 
-    def record(self, site: str | None, provider: str | None, findings: list[Finding], example: dict[str, Any]) -> None:
+    def record(
+        self, site: str | None, provider: str | None, findings: Sequence[Finding], example: dict[str, Any]
+    ) -> None:
         if not findings:
             return
         per_rule = self._report.setdefault((site or "", provider or ""), {})

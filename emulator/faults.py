@@ -101,6 +101,15 @@ def _parse(spec: Mapping[str, Any], operations: Mapping[str, str]) -> _Spec:
         s = convert(dict(spec), _Spec, strict=True)
     except Invalid as exc:
         raise FaultSpecError("; ".join(_message(p) for p in exc.problems)) from None
+    _check_answer(s)
+    _check_operation(s, operations)
+    if s.status is None and s.latency_ms == 0 and not s.drop_connection:
+        raise FaultSpecError("the rule does nothing: give a status, a latencyMs above 0, or dropConnection")
+    return s
+
+
+def _check_answer(s: _Spec) -> None:
+    """A rule answers with a status, or drops the connection, or only waits: its parts must fit which."""
     if s.drop_connection and s.status is not None:
         raise FaultSpecError("dropConnection sends no answer, so it takes no status")
     if s.status is None:
@@ -109,15 +118,16 @@ def _parse(spec: Mapping[str, Any], operations: Mapping[str, str]) -> _Spec:
                 raise FaultSpecError(f"{key} needs a status to answer with")
     if s.retry_after is not None and s.status not in (429, 503):
         raise FaultSpecError(f"retryAfter applies only to status 429 or 503, not {s.status}")
+
+
+def _check_operation(s: _Spec, operations: Mapping[str, str]) -> None:
+    """A rule's operation is one the Jira surface declares, and its method can be that operation's."""
     if s.operation is not None and s.operation not in operations:
         known = ", ".join(operations)
         raise FaultSpecError(f"operation must be one of {known} (or null for any), got {_show(s.operation)}")
     expected = operations.get(s.operation or "")
     if s.method and expected and s.method.upper() != expected:
         raise FaultSpecError(f"method {s.method.upper()} never matches {s.operation}, which is {expected}")
-    if s.status is None and s.latency_ms == 0 and not s.drop_connection:
-        raise FaultSpecError("the rule does nothing: give a status, a latencyMs above 0, or dropConnection")
-    return s
 
 
 class FaultRule(Struct):

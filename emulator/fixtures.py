@@ -38,12 +38,12 @@ class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
     """camelCase keys (the Python names are accepted too, see ``parse``); unknown keys are refused."""
 
 
-class ProjectSpec(_Spec):
+class ProjectSpec(_Spec, frozen=True):
     key: ProjectKey
     max_issue_number: Annotated[int, Meta(ge=1)] | None = None
 
 
-class ConnectAppSpec(_Spec):
+class ConnectAppSpec(_Spec, frozen=True):
     """An installed app: flat (``key``, ``scopes``, ``modules``) or with the app's whole ``descriptor``."""
 
     key: Annotated[str, Meta(min_length=1, max_length=255)]
@@ -73,7 +73,7 @@ class ConnectAppSpec(_Spec):
         )
 
 
-class OAuthClientSpec(_Spec):
+class OAuthClientSpec(_Spec, frozen=True):
     client_id: NonEmpty
     client_secret: NonEmpty
     permissions: list[str] = field(default_factory=lambda: ["deployments"])
@@ -82,7 +82,7 @@ class OAuthClientSpec(_Spec):
         return OAuthClient(self.client_id, self.client_secret, frozenset(self.permissions))
 
 
-class AutoDecisionSpec(_Spec):
+class AutoDecisionSpec(_Spec, frozen=True):
     status: Literal["allowed", "prevented", "invalid"]
     after_seconds: Annotated[float, Meta(ge=0)] | None = None
     after_polls: Annotated[int, Meta(ge=1)] | None = None
@@ -92,13 +92,13 @@ class AutoDecisionSpec(_Spec):
             raise ValueError("autoDecision needs afterSeconds or afterPolls")
 
 
-class GatingSpec(_Spec):
+class GatingSpec(_Spec, frozen=True):
     environment_types: list[ENV_TYPES] = field(default_factory=lambda: ["production"])
     auto_decision: AutoDecisionSpec | None = None
     change_project: ProjectKey = "CHG"
 
 
-class SiteSpec(_Spec):
+class SiteSpec(_Spec, frozen=True):
     name: NonEmpty
     base_url: Annotated[str, Meta(pattern=r"^https?://[^/\s]+(/\S*)?\Z")]
     cloud_id: NonEmpty
@@ -135,7 +135,7 @@ class SiteSpec(_Spec):
         )
 
 
-class SeedSpec(_Spec, kw_only=True):
+class SeedSpec(_Spec, frozen=True, kw_only=True):
     site: str | None = None
     app: str | None = None
     oauth_client: str | None = None
@@ -148,7 +148,7 @@ class SeedSpec(_Spec, kw_only=True):
             raise ValueError("give at least one deployment")
 
 
-class FixtureFile(_Spec):
+class FixtureFile(_Spec, frozen=True):
     sites: list[SiteSpec] = []
     deployments: list[SeedSpec] = []
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.domain.clock import iso
+
 BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
 FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
 
@@ -121,11 +123,12 @@ class Entry:
             out["responseBody"] = _text(self.response_body, self.response_size)
         return out
 
-    def _touched(self, keys: Any, response_body: bytes | None, operation: str | None) -> list[dict[str, Any]]:
+    def _touched(self, keys: Any, response_body: bytes | None, operation: str | None) -> list[Any]:
         """Touched entities are recorded as their keys, or as an AcceptedInResponse, and shown as objects: a
         submit touches up to 100, and most entries are never read."""
         if isinstance(keys, AcceptedInResponse):
-            return json.loads(response_body or b"{}").get(keys.field, [])  # type: ignore[no-any-return]
+            found: list[dict[str, Any]] = json.loads(response_body or b"{}").get(keys.field, [])
+            return found
         render = self._key_json
         if render is None:
             return [key if isinstance(key, dict) else list(key) for key in keys]
@@ -144,10 +147,6 @@ class AcceptedInResponse:
 
 
 KeyJson = Callable[[str | None, Any], dict[str, Any]] | None  # (operation, key) -> the key as Jira writes it
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def clip(data: bytes | None) -> bytes | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +30,7 @@ from emulator.domain.model import (
     DeploymentInput,
     DeploymentKey,
     GatingState,
+    Key,
     Provider,
     StoredDeployment,
 )
@@ -51,8 +52,8 @@ class PersistenceError(Exception):
 # -- to and from JSON --------------------------------------------------------------------------------
 
 
-def _key(key: DeploymentKey) -> list[Any]:
-    return [key.pipeline_id, key.environment_id, key.sequence_number]
+def _key(key: Key) -> list[Any]:
+    return list(key)
 
 
 def _deployment(d: DeploymentInput) -> dict[str, Any]:
@@ -241,22 +242,10 @@ class DurableState:
             svc.add_site(_site_from(r["site"]))
         elif kind == "site-remove":
             svc.remove_site(r["name"])
-        elif kind in ("app-install", "app-uninstall", "client-add", "client-remove", "gating"):
+        elif kind in _SITE_CHANGES:
             site = svc.sites.get(r["site"])
-            if site is None:
-                return
-            if kind == "app-install":
-                svc.install_app(site, _app_from(r["app"]))
-            elif kind == "app-uninstall":
-                svc.uninstall_app(site, r["key"])
-            elif kind == "client-add":
-                svc.add_oauth_client(site, _client_from(r["client"]))
-            elif kind == "client-remove":
-                svc.remove_oauth_client(site, r["clientId"])
-            else:
-                svc.restore_gating(
-                    site.name, Provider(*r["provider"]), DeploymentKey(*r["key"]), _gating_from(r["gating"])
-                )
+            if site is not None:
+                _SITE_CHANGES[kind](svc, site, r)
         else:
             raise PersistenceError(f"{self.dir / WAL}: unknown record type {kind!r}")
 
@@ -320,6 +309,7 @@ class DurableState:
                     "gating": _gating(r.gating),
                 }
                 for _, site, provider, r in svc.records()
+                if isinstance(r, StoredDeployment)
             ],
             "pending": [
                 {"seq": p.seq, "acceptedAt": p.accepted_at, "due": p.due, "op": _op(p.op)} for p in svc.pending()
@@ -350,6 +340,18 @@ class DurableState:
         self.compact()
         self._wal.close()
         self._wal = None
+
+
+# how a logged change to one site is made again
+_SITE_CHANGES: dict[str, Callable[[DevOpsService, Site, dict[str, Any]], Any]] = {
+    "app-install": lambda svc, site, r: svc.install_app(site, _app_from(r["app"])),
+    "app-uninstall": lambda svc, site, r: svc.uninstall_app(site, r["key"]),
+    "client-add": lambda svc, site, r: svc.add_oauth_client(site, _client_from(r["client"])),
+    "client-remove": lambda svc, site, r: svc.remove_oauth_client(site, r["clientId"]),
+    "gating": lambda svc, site, r: svc.restore_gating(
+        site.name, Provider(*r["provider"]), DeploymentKey(*r["key"]), _gating_from(r["gating"])
+    ),
+}
 
 
 def _check_version(doc: Any, path: Path) -> None:

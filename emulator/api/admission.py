@@ -10,6 +10,7 @@ import asyncio
 import uuid
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from emulator.api import errors
 from emulator.api.calls import Call, Refusal
@@ -53,7 +54,7 @@ class Admission:
             raise Refusal(_answer(rule, operation, via, reason, now), reason)
 
 
-def _answer(rule: FaultRule, operation: Operation, via: str, reason: str, now: float):  # type: ignore[no-untyped-def]
+def _answer(rule: FaultRule, operation: Operation, via: str, reason: str, now: float) -> Response:
     """What a fault rule with a status answers: its own body, or the documented text of that status."""
     assert rule.status is not None
     headers = dict(rule.headers)

@@ -46,7 +46,7 @@ class Family:
     oauth_permission: str  # the permission an OAuth client must be granted
     schema: str  # the version of Atlassian's document the bodies follow
     parser: Parser  # its submit request's parser (bodies/ declares the request)
-    submit_answer: Callable[[Any, list[tuple[Key, list[str]]]], Any]  # (outcome, rejected) -> the 202 body
+    submit_answer: Callable[[Any, Any], Any]  # (the domain's outcome, every rejection) -> the 202 body
     accepted_field: str  # the submit answer's list of accepted keys
     texts: Texts
     tag: str  # the OpenAPI tag of its site operations

@@ -9,6 +9,7 @@ answer shapes come from its declaration (``ctx.family``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
@@ -19,8 +20,9 @@ from emulator.api.calls import Answer, Refusal
 from emulator.api.context import Context
 from emulator.api.http import JSONBytes, parse_int64
 from emulator.api.submissions import RejectedInput, RequestInvalid, encode_json, may_hold_astral, text_limits
+from emulator.domain.clock import iso
 from emulator.domain.model import Key
-from emulator.journal import BODY_KEPT, AcceptedInResponse, iso
+from emulator.journal import BODY_KEPT, AcceptedInResponse
 
 Handler = Callable[[Context], Awaitable[Answer]]
 
@@ -31,7 +33,7 @@ async def submit(ctx: Context) -> Answer:
         submission = family.parser.parse(body)
     except RequestInvalid as invalid:
         raise Refusal.invalid(invalid.messages) from None
-    valid = [item for item in submission.items if type(item) is not RejectedInput]
+    valid = [item for item in submission.items if not isinstance(item, RejectedInput)]
     latest = ctx.service.latest_accepted(family.kind, ctx.site, ctx.provider)
     findings = ctx.contract.submission(family.kind, ctx.site.name, ctx.provider, valid, latest, ctx.now)
     if may_hold_astral(body):  # rare: then every limited string is measured in UTF-16 code units too
@@ -97,7 +99,8 @@ async def gating_status(ctx: Context) -> Answer:
     if key is None or gating is None:
         raise Refusal.site(404, ctx.family.texts.not_found, "no applied deployment with this key asked for gating")
     pipeline, environment, number = key
-    body = DeploymentGatingStatus(number, pipeline, environment, iso(gating.updated), gating.status, gating.details)
+    status, details = cast(Any, gating.status), cast(Any, gating.details)  # as the domain checked them
+    body = DeploymentGatingStatus(number, pipeline, environment, iso(gating.updated), status, details)
     return Answer(JSONBytes(encode_json(body)), (key,))
 
 

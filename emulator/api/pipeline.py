@@ -30,9 +30,9 @@ from emulator.api.families import Operation
 from emulator.api.http import header, unread_body
 from emulator.api.routing import Match, PathEncodingError, Router
 from emulator.contract import FINDINGS_HEADER
+from emulator.domain.clock import iso
 from emulator.domain.service import QueueFull
 from emulator.domain.sites import Site
-from emulator.journal import iso
 
 log = logging.getLogger("emulator.calls")
 

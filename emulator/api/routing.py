@@ -60,9 +60,13 @@ def _routes(operations: Iterable[Operation]) -> tuple[_Route, ...]:
     by_path: dict[tuple[PathFamily, Family, tuple[str, ...]], dict[str, Operation]] = {}
     for operation in operations:
         family = operation.family
-        for via, prefix in (("site", family.site_prefix), ("gateway", family.gateway_prefix)):
+        prefixes: tuple[tuple[PathFamily, str], ...] = (
+            ("site", family.site_prefix),
+            ("gateway", family.gateway_prefix),
+        )
+        for via, prefix in prefixes:
             segments = tuple(f"{prefix}/{operation.full_path}".split("/")[1:])
-            by_path.setdefault((via, family, segments), {})[operation.method] = operation  # type: ignore[index]
+            by_path.setdefault((via, family, segments), {})[operation.method] = operation
     return tuple(_Route(via, family, path, MappingProxyType(ops)) for (via, family, path), ops in by_path.items())
 
 

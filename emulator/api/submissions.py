@@ -180,7 +180,7 @@ class _ItemRules:
         for path in self.walks[check]:
             for item in items:
                 _walk(item, path, values)
-        values.discard(None)  # type: ignore[arg-type]
+        values.discard(None)
         return values
 
     def uses_issue_keys(self, items: list[Any]) -> bool:
@@ -248,26 +248,30 @@ def text_limits(request: type[Struct]) -> dict[TextPath, int]:
     import msgspec.inspect as mi
 
     limits: dict[TextPath, int] = {}
-
-    def walk(info: Any, path: TextPath) -> None:
-        if isinstance(info, mi.Metadata):
-            walk(info.type, path)
-        elif isinstance(info, mi.StrType):
-            if info.max_length is not None:
-                limits[path] = min(limits.get(path, info.max_length), info.max_length)
-        elif isinstance(info, mi.StructType):
-            for field_info in info.fields:
-                walk(field_info.type, (*path, field_info.encode_name))
-        elif isinstance(info, (mi.ListType, mi.VarTupleType)):
-            walk(info.item_type, path)
-        elif isinstance(info, mi.DictType):
-            walk(info.value_type, (*path, "*"))
-        elif isinstance(info, mi.UnionType):
-            for member in info.types:
-                walk(member, path)
-
-    walk(mi.type_info(request), ())
+    _limits(mi.type_info(request), (), limits)
     return limits
+
+
+def _limits(info: Any, path: TextPath, limits: dict[TextPath, int]) -> None:
+    import msgspec.inspect as mi
+
+    if isinstance(info, mi.StrType):
+        if info.max_length is not None:
+            limits[path] = min(limits.get(path, info.max_length), info.max_length)
+        return
+    inner: list[tuple[Any, TextPath]] = []  # the types within, each at its path
+    if isinstance(info, mi.Metadata):
+        inner = [(info.type, path)]
+    elif isinstance(info, mi.StructType):
+        inner = [(field_info.type, (*path, field_info.encode_name)) for field_info in info.fields]
+    elif isinstance(info, (mi.ListType, mi.VarTupleType)):
+        inner = [(info.item_type, path)]
+    elif isinstance(info, mi.DictType):
+        inner = [(info.value_type, (*path, "*"))]
+    elif isinstance(info, mi.UnionType):
+        inner = [(member, path) for member in info.types]
+    for kind, at in inner:
+        _limits(kind, at, limits)
 
 
 _ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # UTF-8 lead bytes of U+10000 and above

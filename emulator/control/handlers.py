@@ -298,6 +298,7 @@ class FaultHandlers:
 
 
 def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
+    """Change a site's gating rules as ``body`` says; the problem with it, if any (then nothing changes)."""
     unknown = set(body) - {"environmentTypes", "changeProject", "autoDecision"}
     if unknown:
         return f"unknown key(s): {', '.join(sorted(unknown))}; use environmentTypes, changeProject, autoDecision"
@@ -308,20 +309,9 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
     if not isinstance(project, str) or not project.isidentifier() and not project.replace("_", "").isalnum():
         return "changeProject must be a project key such as CHG"
     auto = body.get("autoDecision", "keep")
-    if auto not in ("keep", None):
-        if not isinstance(auto, dict) or set(auto) - {"status", "afterSeconds", "afterPolls"}:
-            return "autoDecision must be {status, afterSeconds?, afterPolls?} or null"
-        if auto.get("status") not in ("allowed", "prevented", "invalid"):
-            return "autoDecision.status must be allowed, prevented or invalid"
-        after_s, after_p = auto.get("afterSeconds"), auto.get("afterPolls")
-        if after_s is None and after_p is None:
-            return "autoDecision needs afterSeconds or afterPolls"
-        try:
-            seconds(after_s, "afterSeconds", allow_none=True)
-        except ValueError as exc:
-            return str(exc)
-        if after_p is not None and (isinstance(after_p, bool) or not isinstance(after_p, int) or after_p < 1):
-            return "afterPolls must be a whole number >= 1"
+    problem = None if auto in ("keep", None) else _auto_decision_problem(auto)
+    if problem:
+        return problem
     rules.gated_environment_types = frozenset(types)
     rules.change_project = project
     if auto is None:
@@ -332,4 +322,22 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
             auto.get("afterSeconds"),
             auto.get("afterPolls"),
         )
+    return None
+
+
+def _auto_decision_problem(auto: Any) -> str | None:
+    """What is wrong with an ``autoDecision``, if anything."""
+    if not isinstance(auto, dict) or set(auto) - {"status", "afterSeconds", "afterPolls"}:
+        return "autoDecision must be {status, afterSeconds?, afterPolls?} or null"
+    if auto.get("status") not in ("allowed", "prevented", "invalid"):
+        return "autoDecision.status must be allowed, prevented or invalid"
+    after_s, after_p = auto.get("afterSeconds"), auto.get("afterPolls")
+    if after_s is None and after_p is None:
+        return "autoDecision needs afterSeconds or afterPolls"
+    try:
+        seconds(after_s, "afterSeconds", allow_none=True)
+    except ValueError as exc:
+        return str(exc)
+    if after_p is not None and (isinstance(after_p, bool) or not isinstance(after_p, int) or after_p < 1):
+        return "afterPolls must be a whole number >= 1"
     return None

@@ -11,9 +11,9 @@ from emulator.api.errors import json_response
 from emulator.auth.oauth import SCOPES, mint_access_token
 from emulator.auth.qsh import canonical_request
 from emulator.control.sites import json_body, problem
+from emulator.domain.clock import iso
 from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
-from emulator.journal import iso
 from emulator.tokens import DEFAULT_TTL, connect_token, split_url
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from emulator.api.families import DEPLOYMENTS as DEPLOYMENTS_API
+from emulator.domain.clock import iso
 from emulator.domain.gating import auto_decide
 from emulator.domain.kinds import DEPLOYMENTS
-from emulator.domain.model import DeploymentInput, DeploymentKey, GatingState, Provider, StoredDeployment
+from emulator.domain.model import DeploymentInput, GatingState, Key, Provider, StoredDeployment
 from emulator.domain.queue import DeleteByKey, DeleteByProperties, Pending, Upsert
 from emulator.domain.service import DevOpsService
-from emulator.journal import iso
 
 STATE_FILTERS = ("site", "provider", "pipeline", "environment", "status")
 
@@ -19,12 +20,8 @@ class FilterError(ValueError):
     pass
 
 
-def key_json(key: DeploymentKey) -> dict[str, Any]:
-    return {
-        "pipelineId": key.pipeline_id,
-        "environmentId": key.environment_id,
-        "deploymentSequenceNumber": key.sequence_number,
-    }
+def key_json(key: Key) -> dict[str, Any]:
+    return DEPLOYMENTS_API.key_json(key)
 
 
 def gating_json(gating: GatingState | None) -> dict[str, Any] | None:
@@ -50,7 +47,7 @@ def pending_json(p: Pending) -> dict[str, Any]:
     if isinstance(op, Upsert):
         out |= {
             "operation": "upsert",
-            "key": key_json(op.entity.key),  # type: ignore[arg-type]
+            "key": key_json(op.entity.key),
             "updateSequenceNumber": op.entity.update_sequence_number,
         }
     elif isinstance(op, DeleteByKey):
@@ -129,7 +126,7 @@ def _state(service: DevOpsService, filters: Mapping[str, str], status: str | Non
                     "site": op.site,
                     "provider": str(op.provider),
                     "status": "pending",
-                    "key": key_json(entity.key),  # type: ignore[arg-type]
+                    "key": key_json(entity.key),
                     "updateSequenceNumber": entity.update_sequence_number,
                     "environmentType": entity.environment_type,
                     "properties": op.properties,

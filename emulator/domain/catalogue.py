@@ -38,7 +38,7 @@ class Unknown:
 def known_part(site: Site, entity: EntityInput, unknown: Unknown, memo: Memo) -> EntityInput | None:
     """The entity with only the associations ``site`` knows (reporting the others in ``unknown``), or None
     when nothing valid is left. ``memo`` keeps the answers for the values of one request."""
-    known_keys = []
+    known_keys: list[str] = []
     for value in entity.issue_keys:
         (known_keys if _knows(site, "issueKeys", value, memo) else unknown.issue_keys).append(value)
     known_groups: list[Association] = []

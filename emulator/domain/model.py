@@ -73,9 +73,11 @@ class EntityInput(Struct, gc=False, eq=False):
 
     @property
     def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json.loads(self._body)  # type: ignore[arg-type]
-        return self._data  # type: ignore[return-value]
+        data = self._data
+        if data is None:
+            assert self._body is not None, "an entity has its data or its body"
+            data = self._data = json.loads(self._body)
+        return data
 
     @property
     def associations(self) -> tuple[Association, ...]:
@@ -87,9 +89,11 @@ class EntityInput(Struct, gc=False, eq=False):
 
     @property
     def body(self) -> bytes:
-        if self._body is None:
-            self._body = to_body(self._data)  # type: ignore[arg-type]
-        return self._body  # type: ignore[return-value]
+        body = self._body
+        if body is None:
+            assert self._data is not None, "an entity has its data or its body"
+            body = self._body = to_body(self._data)
+        return body
 
     def with_known(
         self, data: dict[str, Any], issue_keys: tuple[str, ...], associations: tuple[Association, ...]

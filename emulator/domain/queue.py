@@ -26,7 +26,7 @@ class _Op(Struct, frozen=True, gc=False):
     pass
 
 
-class Upsert(_Op):
+class Upsert(_Op, frozen=True, gc=False):
     kind: str
     site: str
     provider: Provider
@@ -34,7 +34,7 @@ class Upsert(_Op):
     properties: dict[str, str]
 
 
-class DeleteByKey(_Op):
+class DeleteByKey(_Op, frozen=True, gc=False):
     kind: str
     site: str
     provider: Provider
@@ -42,7 +42,7 @@ class DeleteByKey(_Op):
     max_update_sequence_number: int | None
 
 
-class DeleteByProperties(_Op):
+class DeleteByProperties(_Op, frozen=True, gc=False):
     kind: str
     site: str
     provider: Provider
@@ -53,7 +53,7 @@ class DeleteByProperties(_Op):
 Operation = Upsert | DeleteByKey | DeleteByProperties
 
 
-class Pending(_Op):
+class Pending(_Op, frozen=True, gc=False):
     due: float
     seq: int
     accepted_at: float

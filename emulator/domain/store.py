@@ -18,10 +18,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from emulator.domain.model import Key, Provider, StoredEntity
 
 PartitionId = tuple[str, str, Provider]  # (kind, site name, provider)
+Entry = TypeVar("Entry")  # an index's entry: a (name, value) property pair, or a pipeline id
 
 
 @dataclass(slots=True)
@@ -96,7 +98,7 @@ class Partition:
         return self.by_pipeline.get(pipeline, ())
 
 
-def _discard(index: dict[object, set[Key]], entry: object, keys: Iterable[Key]) -> None:
+def _discard(index: dict[Entry, set[Key]], entry: Entry, keys: Iterable[Key]) -> None:
     """Take ``keys`` out of ``index[entry]``, and the entry out of the index once it has none left."""
     remaining = index.get(entry)
     if remaining is not None:
@@ -108,12 +110,12 @@ def _discard(index: dict[object, set[Key]], entry: object, keys: Iterable[Key]) 
 def _shared(text: object) -> object:
     """The one interned copy of a string (other values, and str subclasses, which cannot be interned,
     stay as they are)."""
-    return sys.intern(text) if type(text) is str else text  # type: ignore[arg-type]
+    return sys.intern(text) if type(text) is str else text
 
 
 def shared_key(key: Key) -> Key:
     """``key`` with its strings replaced by their interned copies (of the same NamedTuple type)."""
-    return tuple.__new__(type(key), map(_shared, key))  # type: ignore[type-var]
+    return tuple.__new__(type(key), map(_shared, key))
 
 
 def newest_first(keys: Iterable[Key]) -> list[Key]:

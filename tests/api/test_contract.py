@@ -103,7 +103,7 @@ def test_sequence_number_went_backwards(client: TestClient) -> None:
 
 
 def test_last_updated_in_future_and_far_past(client: TestClient, clock: ManualClock) -> None:
-    from emulator.journal import iso
+    from emulator.domain.clock import iso
 
     future = deployment_data("p", "e", 1, lastUpdated=iso(clock.now() + 3600))
     assert "last-updated-in-future" in findings(submit(client, future))

@@ -71,12 +71,11 @@ def model(struct: type[Struct]) -> type[BaseModel]:
         if info.encode_name == items_field:
             kind = _items_unchecked(kind)
         fields[info.name] = (annotation(kind), Field(_default(info, kind), alias=info.encode_name))
-    extra = None
+    config = dict(_Model.model_config)
     required_any = getattr(struct, "required_any", None)
     if required_any:
-        extra = {"anyOf": [{"required": [name]} for name in required_any]}
-    config = ConfigDict(json_schema_extra=extra) if extra else None
-    base = type("_Base", (_Model,), {"model_config": {**_Model.model_config, **(config or {})}})
+        config["json_schema_extra"] = {"anyOf": [{"required": [name]} for name in required_any]}
+    base = type("_Base", (_Model,), {"model_config": config})
     made: type[BaseModel] = create_model(struct.__name__, __base__=base, __doc__=struct.__doc__, **fields)
     return made
 
@@ -84,7 +83,8 @@ def model(struct: type[Struct]) -> type[BaseModel]:
 @cache
 def root_model(root: Root) -> type[BaseModel]:
     """The pydantic root model of a named non-object body."""
-    made: type[BaseModel] = type(root.name, (RootModel[annotation(root.annotation)],), {"__doc__": root.doc})
+    root_type: Any = RootModel[annotation(root.annotation)]  # type: ignore[misc]  # a type made at run time
+    made: type[BaseModel] = type(root.name, (root_type,), {"__doc__": root.doc})
     return made
 
 
@@ -134,8 +134,9 @@ def _union(members: list[Any]) -> Any:
     members = [m for m in members if m is not type(None)]
     if len(members) > 1 and all(_is_tagged(m) for m in members):
         schemas = list(dict.fromkeys(_schema_of(m) for m in members))
-        tag = _snake(schemas[0].__struct_config__.tag_field)
-        found = Annotated[typing.Union[tuple(model(m) for m in schemas)], Field(discriminator=tag)]  # noqa: UP007
+        tag = _snake(str(schemas[0].__struct_config__.tag_field))
+        union: Any = typing.Union[tuple(model(m) for m in schemas)]  # noqa: UP007
+        found: Any = Annotated[union, Field(discriminator=tag)]
     else:
         found = typing.Union[tuple(annotation(m) for m in members)]  # noqa: UP007
     return found | None if optional else found
@@ -179,7 +180,7 @@ def tag_values(struct: type[Struct]) -> frozenset[str]:
         seen.add(kind)
         if isinstance(kind, type) and issubclass(kind, Struct):
             if kind.__struct_config__.tag is not None:
-                found.add(kind.__struct_config__.tag)
+                found.add(str(kind.__struct_config__.tag))
             for each in typing.get_type_hints(kind, include_extras=True).values():
                 walk(each)
         for each in typing.get_args(kind):
