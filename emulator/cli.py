@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from emulator import __version__, config
 
@@ -97,10 +100,10 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def tune_garbage_collector() -> None:
     """The emulator's own process only: a server under a submit load keeps tens of thousands of pending
-    writes alive for the apply delay, and with the default thresholds the cyclic collector walked them
-    about twice per request, 40% of the server's time (README, Performance). Its data forms no
-    reference cycles, so collecting less often costs no memory worth counting. Not done by
-    ``create_app``: in-process users own their interpreter's collector."""
+    writes alive for the apply delay, which the default thresholds make the cyclic collector walk over and
+    over (see the performance docs). Its data forms no reference cycles, so collecting less often costs
+    no memory worth counting. Not done by ``create_app``: in-process users own their interpreter's
+    collector."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
@@ -143,14 +146,8 @@ def add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def token(args: argparse.Namespace) -> int:
-    import os
-    import time
-
-    from emulator.auth.oauth import DEFAULT_TTL as OAUTH_TTL
-    from emulator.auth.oauth import mint_access_token
+    """``jira-deployments-emulator token``: print a Connect JWT for one request, or an OAuth access token."""
     from emulator.fixtures import FixtureError, load_fixtures
-    from emulator.tokens import DEFAULT_TTL as CONNECT_TTL
-    from emulator.tokens import connect_token
 
     def fail(message: str) -> int:
         print(f"jira-deployments-emulator token: {message}", file=sys.stderr)
@@ -169,27 +166,34 @@ def token(args: argparse.Namespace) -> int:
     site = sites.default if args.site is None else sites.get(args.site)
     if site is None:
         return fail(f"no site named {args.site!r} (sites: {', '.join(s.name for s in sites)})")
-    now = time.time()
-    if args.app is not None:
-        app = site.connect_apps.get(args.app)
-        if app is None:
-            known = ", ".join(site.connect_apps) or "none"
-            return fail(f"no Connect app {args.app!r} on site {site.name!r} (apps: {known})")
-        value = connect_token(
-            app.key,
-            app.shared_secret,
-            args.method,
-            args.url,
-            now=now,
-            ttl=args.ttl or CONNECT_TTL,
-            context_path=site.context_path,
-        )
-        print(f"Authorization: JWT {value}" if args.header else value)
-        return 0
+    try:
+        value = _connect_token(site, args) if args.app is not None else _oauth_token(site, args)
+    except LookupError as exc:
+        return fail(str(exc.args[0]))
+    scheme = "JWT" if args.app is not None else "Bearer"
+    print(f"Authorization: {scheme} {value}" if args.header else value)
+    return 0
+
+
+def _connect_token(site: Any, args: argparse.Namespace) -> str:
+    from emulator.tokens import DEFAULT_TTL, connect_token
+
+    app = site.connect_apps.get(args.app)
+    if app is None:
+        known = ", ".join(site.connect_apps) or "none"
+        raise LookupError(f"no Connect app {args.app!r} on site {site.name!r} (apps: {known})")
+    ttl = args.ttl or DEFAULT_TTL
+    return connect_token(
+        app.key, app.shared_secret, args.method, args.url, now=time.time(), ttl=ttl, context_path=site.context_path
+    )
+
+
+def _oauth_token(site: Any, args: argparse.Namespace) -> str:
+    from emulator.auth.oauth import DEFAULT_TTL, mint_access_token
+
     client = site.oauth_clients.get(args.oauth_client)
     if client is None:
         known = ", ".join(site.oauth_clients) or "none"
-        return fail(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
-    value = mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=now, ttl=args.ttl or OAUTH_TTL)
-    print(f"Authorization: Bearer {value}" if args.header else value)
-    return 0
+        raise LookupError(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
+    ttl = args.ttl or DEFAULT_TTL
+    return mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=time.time(), ttl=ttl)

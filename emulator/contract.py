@@ -207,15 +207,8 @@ class ContractChecker:
                 found.append(Finding("deprecated-issue-keys", f"{_show(key)} sends 'issueKeys'"))
             before = latest(key)
             if before is not None:
-                usn, earlier = before
-                if dep.update_sequence_number <= usn and not _same_apart_from_usn(earlier, dep):
-                    found.append(
-                        Finding(
-                            "lost-update",
-                            f"{_show(key)}: updateSequenceNumber {dep.update_sequence_number} does not grow past "
-                            f"{usn}, and the data differs",
-                        )
-                    )
+                if dep.update_sequence_number <= before[0] and not _same_apart_from_usn(before[1], dep):
+                    found.append(_lost_update(dep, before[0]))
             else:
                 highest = self._highest.get((kind.name, site, provider, key[:-1]))
                 if highest is not None and key[-1] < highest:
@@ -224,15 +217,8 @@ class ContractChecker:
             updated = epochs.get(dep.last_updated, _UNSEEN)
             if updated is _UNSEEN:
                 updated = epochs[dep.last_updated] = _epoch(dep.last_updated)
-            if updated is not None and updated > now + FUTURE_SLACK:
-                found.append(
-                    Finding(
-                        "last-updated-in-future",
-                        f"{_show(key)}: lastUpdated {dep.last_updated} is ahead of {iso(now)}",
-                    )
-                )
-            elif updated is not None and updated < now - FAR_PAST:
-                found.append(Finding("last-updated-far-past", f"{_show(key)}: lastUpdated {dep.last_updated}"))
+            if updated is not None and not now - FAR_PAST <= updated <= now + FUTURE_SLACK:
+                found.append(_out_of_time(dep, updated, now))
         return found
 
     def text_lengths(
@@ -338,6 +324,20 @@ class ContractChecker:
         self._highest = {k: v for k, v in self._highest.items() if k[1] != site}
         self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
         self._report = {k: v for k, v in self._report.items() if k[0] != site}
+
+
+def _lost_update(dep: EntityInput, usn: int) -> Finding:
+    grew = f"updateSequenceNumber {dep.update_sequence_number} does not grow past {usn}"
+    return Finding("lost-update", f"{_show(dep.key)}: {grew}, and the data differs")
+
+
+def _out_of_time(dep: EntityInput, updated: float, now: float) -> Finding:
+    """The finding of a lastUpdated too far ahead of ``now`` (a mistake) or behind it (a risk)."""
+    if updated > now:
+        return Finding(
+            "last-updated-in-future", f"{_show(dep.key)}: lastUpdated {dep.last_updated} is ahead of {iso(now)}"
+        )
+    return Finding("last-updated-far-past", f"{_show(dep.key)}: lastUpdated {dep.last_updated}")
 
 
 def _show(key: Key) -> str:

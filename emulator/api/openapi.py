@@ -135,60 +135,47 @@ def _ref(name: str, kind: str = "schemas") -> str:
 # -- parameters, responses, security ----------------------------------------------------------------
 
 
+# (component, name, in, declared type, description); every path parameter is required
+_PARAMETERS: tuple[tuple[str, str, str, Any, str], ...] = (
+    (
+        "pipelineId", "pipelineId", "path", Text,
+        "The pipeline's id, percent-encoded as one path segment (it may contain spaces, unicode and an encoded `/`, "
+        "which stays part of the id).",
+    ),
+    ("environmentId", "environmentId", "path", Text, "The environment's id, percent-encoded as one path segment."),
+    (
+        "deploymentSequenceNumber", "deploymentSequenceNumber", "path", Int64,
+        "The deployment's sequence number. A path whose number is not an int64 names no deployment: 404.",
+    ),
+    (
+        "updateSequenceNumber", "_updateSequenceNumber", "query", Int64,
+        'Deprecated upstream ("no longer supported"); honoured here: only stored data whose updateSequenceNumber '
+        "is at most this value is deleted. Not an int64, or given twice: 400.",
+    ),
+    (
+        "cloudId", "cloudId", "path", uuid.UUID,
+        "The site's cloudId, as `GET /_edge/tenant_info` answers it. Unknown: 404; another site than the OAuth "
+        "client's: 403.",
+    ),
+    (
+        "deploymentProperties", "properties", "query", Annotated[dict[PropertyKey, Text], Meta(min_length=1)],
+        "The properties to match, each as its own query parameter (`?env=prod&team=a`): deployments submitted "
+        "with all of them are deleted. At least one is required, a name given twice is a 400; `jwt` is never taken "
+        "as a property.",
+    ),
+)  # fmt: skip
+
+
 def _parameters() -> dict[str, Any]:
-    return {
-        "pipelineId": {
-            "name": "pipelineId",
-            "in": "path",
-            "required": True,
-            "description": "The pipeline's id, percent-encoded as one path segment (it may contain spaces, "
-            "unicode and an encoded `/`, which stays part of the id).",
-            "schema": _schema_of(Text),
-        },
-        "environmentId": {
-            "name": "environmentId",
-            "in": "path",
-            "required": True,
-            "description": "The environment's id, percent-encoded as one path segment.",
-            "schema": _schema_of(Text),
-        },
-        "deploymentSequenceNumber": {
-            "name": "deploymentSequenceNumber",
-            "in": "path",
-            "required": True,
-            "description": "The deployment's sequence number. A path whose number is not an int64 names no "
-            "deployment: 404.",
-            "schema": _schema_of(Int64),
-        },
-        "updateSequenceNumber": {
-            "name": "_updateSequenceNumber",
-            "in": "query",
-            "required": False,
-            "deprecated": True,
-            "description": 'Deprecated upstream ("no longer supported"); honoured here: only stored data whose '
-            "updateSequenceNumber is at most this value is deleted. Not an int64, or given twice: 400.",
-            "schema": _schema_of(Int64),
-        },
-        "cloudId": {
-            "name": "cloudId",
-            "in": "path",
-            "required": True,
-            "description": "The site's cloudId, as `GET /_edge/tenant_info` answers it. Unknown: 404; another "
-            "site than the OAuth client's: 403.",
-            "schema": TypeAdapter(uuid.UUID).json_schema(mode="validation", schema_generator=_RequestSchema),
-        },
-        "deploymentProperties": {
-            "name": "properties",
-            "in": "query",
-            "required": True,
-            "style": "form",
-            "explode": True,
-            "description": "The properties to match, each as its own query parameter (`?env=prod&team=a`): "
-            "deployments submitted with all of them are deleted. At least one is required, a name given "
-            "twice is a 400; `jwt` is never taken as a property.",
-            "schema": _schema_of(Annotated[dict[PropertyKey, Text], Meta(min_length=1)]),
-        },
-    }
+    parameters: dict[str, Any] = {}
+    for component, name, where, declared, description in _PARAMETERS:
+        parameter = {"name": name, "in": where, "required": where == "path" or name == "properties"}
+        if name == "_updateSequenceNumber":
+            parameter["deprecated"] = True
+        if name == "properties":  # each property is its own query parameter
+            parameter |= {"style": "form", "explode": True}
+        parameters[component] = {**parameter, "description": description, "schema": _schema_of(declared)}
+    return parameters
 
 
 def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -204,7 +204,6 @@ def test_schema_version_sits_where_the_full_validator_puts_it() -> None:
 
 def test_the_full_validator_is_not_imported_for_a_valid_request() -> None:
     import subprocess
-    import sys
 
     code = (
         "import sys, json\n"
@@ -268,17 +267,6 @@ uri_parts |= st.sampled_from([" ", "\n", "\u00a0", "é", "[", "]", "1", ".", "-"
 @given(st.lists(uri_parts, max_size=8).map("".join) | st.text(max_size=10))
 def test_the_uri_pattern_is_the_rule_spelled_out(value: str) -> None:
     assert is_uri(value) == spelled_out_is_uri(value)
-
-
-def test_the_fast_path_gives_keys_the_interned_ids() -> None:
-    """The queue, the contract check and the store hash and compare keys over and over: with one shared
-    string per id, each reads a string already hashed and compared by identity (see _to_input)."""
-    first, second = valid(), {**valid(), "deploymentSequenceNumber": 8}
-    parsed = parse_valid_submission(request([first, second]))
-    assert parsed is not None
-    keys = [item.key for item in parsed.items if isinstance(item, DeploymentInput)]
-    assert keys[0].pipeline_id is keys[1].pipeline_id is sys.intern(first["pipeline"]["id"])
-    assert keys[0].environment_id is keys[1].environment_id is sys.intern(first["environment"]["id"])
 
 
 @settings(max_examples=1000, deadline=None)
