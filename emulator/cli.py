@@ -178,10 +178,7 @@ def token(args: argparse.Namespace) -> int:
 def _connect_token(site: Any, args: argparse.Namespace) -> str:
     from emulator.tokens import DEFAULT_TTL, connect_token
 
-    app = site.connect_apps.get(args.app)
-    if app is None:
-        known = ", ".join(site.connect_apps) or "none"
-        raise LookupError(f"no Connect app {args.app!r} on site {site.name!r} (apps: {known})")
+    app = _installed(site, site.connect_apps, args.app, "Connect app", "apps")
     ttl = args.ttl or DEFAULT_TTL
     return connect_token(
         app.key, app.shared_secret, args.method, args.url, now=time.time(), ttl=ttl, context_path=site.context_path
@@ -191,9 +188,15 @@ def _connect_token(site: Any, args: argparse.Namespace) -> str:
 def _oauth_token(site: Any, args: argparse.Namespace) -> str:
     from emulator.auth.oauth import DEFAULT_TTL, mint_access_token
 
-    client = site.oauth_clients.get(args.oauth_client)
-    if client is None:
-        known = ", ".join(site.oauth_clients) or "none"
-        raise LookupError(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
+    client = _installed(site, site.oauth_clients, args.oauth_client, "OAuth client", "clients")
     ttl = args.ttl or DEFAULT_TTL
     return mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=time.time(), ttl=ttl)
+
+
+def _installed(site: Any, installed: dict[str, Any], name: str, what: str, plural: str) -> Any:
+    """The app or client ``name`` installed on ``site``; LookupError naming the ones there are otherwise."""
+    found = installed.get(name)
+    if found is None:
+        known = ", ".join(installed) or "none"
+        raise LookupError(f"no {what} {name!r} on site {site.name!r} ({plural}: {known})")
+    return found
