@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.domain.gating import initial_gating
 from emulator.domain.model import DeploymentInput, EntityInput, GatingState, StoredDeployment, StoredEntity
@@ -45,16 +46,9 @@ class Kind:
             part.put(self.record(old, incoming, body, properties, now, site))
         return True
 
-    def record(
-        self,
-        old: StoredEntity | None,
-        incoming: EntityInput,
-        body: bytes,
-        properties: dict[str, str],
-        now: float,
-        site: Site | None,
-    ) -> StoredEntity:
-        """The record of a new or replaced entity."""
+    def record(self, old: StoredEntity | None, incoming: EntityInput, *data: Any) -> StoredEntity:
+        """The record of a new or replaced entity; ``data`` is (body, properties, applied_at, site)."""
+        body, properties, now, _ = data
         return StoredEntity(incoming.key, incoming.update_sequence_number, body, properties, now)
 
     def rewritten(self, old: StoredEntity, incoming: EntityInput, now: float, site: Site | None) -> None:
@@ -65,25 +59,19 @@ class Kind:
 class DeploymentKind(Kind):
     """Deployments keep their environment type, and their gating state from the first write that asks."""
 
-    def record(
-        self,
-        old: StoredEntity | None,
-        incoming: EntityInput,
-        body: bytes,
-        properties: dict[str, str],
-        now: float,
-        site: Site | None,
-    ) -> StoredEntity:
+    def record(self, old: StoredEntity | None, incoming: EntityInput, *data: Any) -> StoredEntity:
         assert isinstance(incoming, DeploymentInput), "a deployment write carries a DeploymentInput"
+        body, properties, now, site = data
         gating = _gating(old, incoming, now, site)
         usn, environment = incoming.update_sequence_number, sys.intern(incoming.environment_type)
         return StoredDeployment(incoming.key, usn, body, properties, now, environment, gating)
 
     def rewritten(self, old: StoredEntity, incoming: EntityInput, now: float, site: Site | None) -> None:
-        if old.environment_type != incoming.environment_type:  # type: ignore[attr-defined]
-            old.environment_type = sys.intern(incoming.environment_type)  # type: ignore[attr-defined]
-        if old.gating is None and incoming.gating_requested:  # type: ignore[attr-defined]
-            old.gating = _gating(old, incoming, now, site)  # type: ignore[arg-type, attr-defined]
+        assert isinstance(old, StoredDeployment) and isinstance(incoming, DeploymentInput)
+        if old.environment_type != incoming.environment_type:
+            old.environment_type = sys.intern(incoming.environment_type)
+        if old.gating is None and incoming.gating_requested:
+            old.gating = _gating(old, incoming, now, site)
 
 
 def _gating(old: StoredEntity | None, incoming: DeploymentInput, now: float, site: Site | None) -> GatingState | None:
