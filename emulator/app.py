@@ -73,7 +73,8 @@ class Emulator:
         self.faults = FaultSet(rng, operations={op.id: op.method for op in OPERATIONS})
         self.rate_limits = RateLimits()
         self._configure_limits_and_faults(settings)
-        self.journal = Journal(settings.journal_size, key_json=_key_json)
+        families = {operation.id: operation.family.name for operation in OPERATIONS}
+        self.journal = Journal(settings.journal_size, key_json=_key_json, families=families)
         surface = Surface(self.service, self.contract, settings.strict, settings.max_body_bytes)
         admission = Admission(self.faults, self.rate_limits, settings.max_body_bytes)
         self.jira = JiraSurface(surface, OPERATIONS, admission, Authenticator(sites, self.contract))

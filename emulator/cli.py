@@ -186,11 +186,15 @@ def _connect_token(site: Any, args: argparse.Namespace) -> str:
 
 
 def _oauth_token(site: Any, args: argparse.Namespace) -> str:
+    from emulator.api.families import oauth_scopes
     from emulator.auth.oauth import DEFAULT_TTL, mint_access_token
 
     client = _installed(site, site.oauth_clients, args.oauth_client, "OAuth client", "clients")
     ttl = args.ttl or DEFAULT_TTL
-    return mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=time.time(), ttl=ttl)
+    scopes = oauth_scopes(client.permissions)
+    return mint_access_token(
+        client.client_id, client.client_secret, site.cloud_id, now=time.time(), scopes=scopes, ttl=ttl
+    )
 
 
 def _installed(site: Any, installed: dict[str, Any], name: str, what: str, plural: str) -> Any:

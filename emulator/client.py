@@ -154,14 +154,16 @@ class EmulatorClient:
         """Apply every pending write and delete now; the number applied."""
         return int(self._call("POST", "/_emulator/queue/flush").json()["applied"])
 
-    def state(self, **filters: Any) -> list[dict[str, Any]]:
-        """Stored deployments; filters: site, provider, pipeline, environment, status (pending, applied)."""
-        response = self._call("GET", "/_emulator/state", params=filters)
-        found: list[dict[str, Any]] = response.json()["deployments"]
+    def state(self, family: str = "deployments", **filters: Any) -> list[dict[str, Any]]:
+        """Stored and pending entities of one API family (``deployments`` or ``builds``), each pipeline's newest
+        first; filters: site, provider, pipeline, environment (deployments), status (pending, applied)."""
+        response = self._call("GET", "/_emulator/state", params={"family": family, **filters})
+        found: list[dict[str, Any]] = response.json()[family]
         return found
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
-        """Journal entries; filters: method, operation, status, provider, since."""
+        """Journal entries, newest first; filters: family, method, operation, status, provider, site, since,
+        limit."""
         response = self._call("GET", "/_emulator/journal", params=filters)
         entries: list[dict[str, Any]] = response.json()["entries"]
         return entries

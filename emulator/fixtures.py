@@ -21,7 +21,7 @@ from msgspec import Meta, Struct, field
 
 from emulator.domain.kinds import Kind
 from emulator.domain.model import EntityInput, Provider
-from emulator.domain.sites import MODULE, ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
+from emulator.domain.sites import ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
 
 ENV_TYPES = Literal["unmapped", "development", "testing", "staging", "production"]
 
@@ -50,8 +50,10 @@ class ConnectAppSpec(_Spec, frozen=True):
     client_key: NonEmpty
     shared_secret: NonEmpty
     scopes: list[str] = field(default_factory=lambda: ["READ", "WRITE", "DELETE"])
-    # the descriptor's "modules" object, or just the module names
-    modules: dict[str, Any] | list[str] = field(default_factory=lambda: {MODULE: {}})
+    # the descriptor's "modules" object, or just the module names; by default both APIs' modules
+    modules: dict[str, Any] | list[str] = field(
+        default_factory=lambda: {"jiraDeploymentInfoProvider": {}, "jiraBuildInfoProvider": {}}
+    )
 
     @staticmethod
     def before(value: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +78,7 @@ class ConnectAppSpec(_Spec, frozen=True):
 class OAuthClientSpec(_Spec, frozen=True):
     client_id: NonEmpty
     client_secret: NonEmpty
-    permissions: list[str] = field(default_factory=lambda: ["deployments"])
+    permissions: list[str] = field(default_factory=lambda: ["deployments", "builds"])
 
     def build(self) -> OAuthClient:
         return OAuthClient(self.client_id, self.client_secret, frozenset(self.permissions))
@@ -135,22 +137,37 @@ class SiteSpec(_Spec, frozen=True):
         )
 
 
-class SeedSpec(_Spec, frozen=True, kw_only=True):
+class _SeedSpec(_Spec, frozen=True, kw_only=True):
+    """Entities of one API family stored at start-up for one provider of a site (the first site when
+    ``site`` is not given; its only Connect app when neither ``app`` nor ``oauthClient`` is)."""
+
     site: str | None = None
     app: str | None = None
     oauth_client: str | None = None
     properties: dict[str, str] = {}
-    deployments: list[dict[str, Any]]
     provider_metadata: dict[str, Any] | None = None
+
+
+class SeedSpec(_SeedSpec, frozen=True, kw_only=True):
+    deployments: list[dict[str, Any]]
 
     def __post_init__(self) -> None:
         if not self.deployments:
             raise ValueError("give at least one deployment")
 
 
+class BuildSeedSpec(_SeedSpec, frozen=True, kw_only=True):
+    builds: list[dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        if not self.builds:
+            raise ValueError("give at least one build")
+
+
 class FixtureFile(_Spec, frozen=True):
     sites: list[SiteSpec] = []
     deployments: list[SeedSpec] = []
+    builds: list[BuildSeedSpec] = []
 
 
 def parse(raw: Any, kind: type[Any]) -> Any:
@@ -216,9 +233,8 @@ def _read(path: Path) -> FixtureFile:
 
 
 def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
-    """Read fixtures into a site registry and the deployments to seed; FixtureError on any problem."""
-    from emulator.api.families import DEPLOYMENTS
-    from emulator.api.submissions import RejectedInput, RequestInvalid
+    """Read fixtures into a site registry and the entities to seed; FixtureError on any problem."""
+    from emulator.api.families import BUILDS, DEPLOYMENTS
 
     files = _files(Path(path) if path is not None else default_fixture_path())
     specs = [(f, _read(f)) for f in files]
@@ -233,23 +249,29 @@ def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
         raise FixtureError(f"{', '.join(map(str, files))}: no site is declared")
     seeds: list[Seed] = []
     for f, spec in specs:
-        for i, seed in enumerate(spec.deployments):
-            where = f"{f}: deployments[{i}]"
-            site = registry.get(seed.site) if seed.site else registry.default
-            if site is None:
-                raise FixtureError(f"{where}: no site named {seed.site!r}")
-            provider = _seed_provider(site, seed, where)
-            body = {"deployments": seed.deployments, "properties": seed.properties}
-            try:
-                submission = DEPLOYMENTS.parser.parse(json.dumps(body).encode())
-            except RequestInvalid as exc:
-                raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
-            bad = [item for item in submission.items if isinstance(item, RejectedInput)]
-            if bad:
-                raise FixtureError(f"{where}: {bad[0].key}: {'; '.join(bad[0].messages)}")
-            good = [item for item in submission.items if isinstance(item, EntityInput)]
-            seeds.append(Seed(DEPLOYMENTS.kind, site, provider, good, submission.properties))
+        for family, section in ((DEPLOYMENTS, spec.deployments), (BUILDS, spec.builds)):
+            seeds += [_seed(registry, family, seed, f"{f}: {family.name}[{i}]") for i, seed in enumerate(section)]
     return registry, seeds
+
+
+def _seed(registry: SiteRegistry, family: Any, seed: Any, where: str) -> Seed:
+    """A seed's entities, validated as a submit of them would be; FixtureError naming the first problem."""
+    from emulator.api.submissions import RejectedInput, RequestInvalid
+
+    site = registry.get(seed.site) if seed.site else registry.default
+    if site is None:
+        raise FixtureError(f"{where}: no site named {seed.site!r}")
+    provider = _seed_provider(site, seed, where)
+    body = {family.name: getattr(seed, family.name), "properties": seed.properties}
+    try:
+        submission = family.parser.parse(json.dumps(body).encode())
+    except RequestInvalid as exc:
+        raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
+    bad = [item for item in submission.items if isinstance(item, RejectedInput)]
+    if bad:
+        raise FixtureError(f"{where}: {bad[0].key}: {'; '.join(bad[0].messages)}")
+    good = [item for item in submission.items if isinstance(item, EntityInput)]
+    return Seed(family.kind, site, provider, good, submission.properties)
 
 
 def load_fault_rules(path: str | Path) -> list[dict[str, Any]]:
@@ -264,7 +286,7 @@ def load_fault_rules(path: str | Path) -> list[dict[str, Any]]:
     return rules
 
 
-def _seed_provider(site: Site, seed: SeedSpec, where: str) -> Provider:
+def _seed_provider(site: Site, seed: _SeedSpec, where: str) -> Provider:
     if (seed.app is None) == (seed.oauth_client is None):
         if seed.app is None and len(site.connect_apps) == 1:
             return next(iter(site.connect_apps.values())).provider

@@ -18,7 +18,7 @@ from emulator.domain.clock import iso
 from emulator.redaction import shown_headers
 
 BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
-FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
+FILTERS = ("family", "method", "operation", "status", "provider", "site", "since", "limit")
 
 
 # Every field of an entry, in the order record_values takes them
@@ -59,7 +59,7 @@ class Entry:
     keeps the fields it was recorded with as they came (one tuple, in ``FIELDS`` order) and shows them
     when read."""
 
-    __slots__ = ("_fields", "_key_json", "id")
+    __slots__ = ("_fields", "_journal", "id")
 
     id: int
     time: float
@@ -79,10 +79,15 @@ class Entry:
     request_size: int
     response_size: int
 
-    def __init__(self, id: int, fields: tuple[Any, ...], key_json: KeyJson = None) -> None:
+    def __init__(self, id: int, fields: tuple[Any, ...], journal: Journal | None = None) -> None:
         self.id = id
         self._fields = fields
-        self._key_json = key_json
+        self._journal = journal
+
+    @property
+    def family(self) -> str | None:
+        """The API family of the call's operation (None for a call no operation was found for)."""
+        return None if self._journal is None else self._journal.families.get(self.operation)  # type: ignore[arg-type]
 
     def __getattr__(self, name: str) -> Any:
         # only called for what is not a slot, i.e. every recorded field (and "_fields" of an entry made
@@ -110,6 +115,7 @@ class Entry:
         out = {
             "id": self.id,
             "time": iso(self.time),
+            "family": self.family,
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -134,7 +140,7 @@ class Entry:
         if isinstance(keys, AcceptedInResponse):
             found: list[dict[str, Any]] = json.loads(response_body or b"{}").get(keys.field, [])
             return found
-        render = self._key_json
+        render = None if self._journal is None else self._journal.key_json
         if render is None:
             return [key if isinstance(key, dict) else list(key) for key in keys]
         return [key if isinstance(key, dict) else render(operation, key) for key in keys]
@@ -184,11 +190,15 @@ def parse_since(value: str) -> float:
 
 
 class Journal:
-    def __init__(self, capacity: int = 1000, key_json: KeyJson = None) -> None:
-        """``key_json(operation, key)`` shows a touched key as the operation's family writes it."""
+    def __init__(
+        self, capacity: int = 1000, key_json: KeyJson = None, families: Mapping[str, str] | None = None
+    ) -> None:
+        """``key_json(operation, key)`` shows a touched key as the operation's family writes it; ``families``
+        names the API family of each operation (``submitBuilds`` -> ``builds``)."""
         assert capacity >= 1, "the journal keeps at least one entry"
         self.capacity = capacity
         self.key_json = key_json
+        self.families = dict(families or {})
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
         self.dropped = 0
@@ -204,7 +214,7 @@ class Journal:
         assert len(values) == len(FIELDS), "record_values takes every field, in FIELDS order"
         if len(self._entries) == self.capacity:
             self.dropped += 1
-        entry = Entry(next(self._ids), values, self.key_json)
+        entry = Entry(next(self._ids), values, self)
         self._entries.append(entry)
         return entry
 
@@ -217,19 +227,9 @@ class Journal:
         if unknown:
             raise QueryError(f"unknown filter(s): {', '.join(sorted(unknown))}; use {', '.join(FILTERS)}")
         found: Iterable[Entry] = reversed(self._entries)
-        if "method" in filters:
-            found = (e for e in found if e.method == filters["method"].upper())
-        if "operation" in filters:
-            found = (e for e in found if e.operation == filters["operation"])
-        if "status" in filters:
-            found = (e for e in found if _status_matches(e.status, filters["status"]))
-        if "provider" in filters:
-            found = (e for e in found if e.provider == filters["provider"])
-        if "site" in filters:
-            found = (e for e in found if e.site == filters["site"])
-        if "since" in filters:
-            since = parse_since(filters["since"])
-            found = (e for e in found if e.time >= since)
+        for name, value in filters.items():
+            if name in _MATCHES:
+                found = _matching(found, _MATCHES[name](value))
         result = list(found)
         if "limit" in filters:
             if not filters["limit"].isdigit():
@@ -247,10 +247,34 @@ class Journal:
         return len(self._entries)
 
 
-def _status_matches(status: int, wanted: str) -> bool:
+def _matching(entries: Iterable[Entry], keep: Callable[[Entry], bool]) -> Iterator[Entry]:
+    return (entry for entry in entries if keep(entry))
+
+
+def _since(value: str) -> Callable[[Entry], bool]:
+    since = parse_since(value)
+    return lambda e: e.time >= since
+
+
+def _status_filter(wanted: str) -> Callable[[Entry], bool]:
     """``404``, or a class such as ``4xx``."""
     if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
-        return status // 100 == int(wanted[0])
+        code_class = int(wanted[0])
+        return lambda e: e.status // 100 == code_class
     if not wanted.isdigit():
         raise QueryError(f"status must be a code like 404 or a class like 4xx, got {wanted!r}")
-    return status == int(wanted)
+    code = int(wanted)
+    return lambda e: e.status == code
+
+
+# Each filter but ``limit``: its value -> whether an entry passes. Values are checked when the filter is
+# made, so a bad one is refused even when the journal is empty.
+_MATCHES: dict[str, Callable[[str], Callable[[Entry], bool]]] = {
+    "family": lambda v: lambda e: e.family == v,
+    "method": lambda v: lambda e: e.method == v.upper(),
+    "operation": lambda v: lambda e: e.operation == v,
+    "status": _status_filter,
+    "provider": lambda v: lambda e: e.provider == v,
+    "site": lambda v: lambda e: e.site == v,
+    "since": _since,
+}

@@ -1,8 +1,12 @@
-"""Signing requests as a real client would: tokens come from PyPI's atlassian-jwt, not from our code."""
+"""Signing requests as a real client would (tokens come from PyPI's atlassian-jwt, not from our code), and
+a real server on fixtures of a test's own."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,3 +61,17 @@ CLIENT_SECRETS = {
 
 def gateway(cloud_id: str, rest: str) -> str:
     return f"/jira/deployments/0.1/cloud/{cloud_id}{rest}"
+
+
+@contextmanager
+def server_on(fixtures: dict[str, Any], folder: Path, apply_delay: float) -> Iterator[Any]:
+    """A ThreadedServer on a free port, on ``fixtures`` (written to ``folder``) and a manual clock at now."""
+    from emulator.config import Settings
+    from emulator.domain.clock import ManualClock
+    from emulator.server import ThreadedServer
+
+    path = folder / "sites.json"
+    path.write_text(json.dumps(fixtures))
+    clock = ManualClock(start=float(int(time.time())))
+    with ThreadedServer(Settings(port=0, fixtures=str(path), apply_delay=apply_delay), clock=clock) as running:
+        yield running

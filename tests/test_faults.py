@@ -297,7 +297,8 @@ ALL_KEYS = (
 )
 OPS = (
     "one of submitDeployments, deleteDeploymentsByProperty, getDeploymentByKey, deleteDeploymentByKey, "
-    "getDeploymentGatingStatusByKey (or null for any)"
+    "getDeploymentGatingStatusByKey, submitBuilds, deleteBuildsByProperty, getBuildByKey, deleteBuildByKey "
+    "(or null for any)"
 )
 STATUS = "status must be an HTTP status from 100 to 599 (or null for latency only), got "
 PROBABILITY = "probability must be a number greater than 0 and at most 1, got "

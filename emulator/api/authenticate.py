@@ -16,7 +16,7 @@ from emulator.api.calls import Call, Refusal
 from emulator.api.families import Operation
 from emulator.api.http import header
 from emulator.auth.connect import AuthError, TokenCache, verify_connect_request
-from emulator.auth.oauth import OAuthError, verify_access_token
+from emulator.auth.oauth import OAuthError, granted_scopes, verify_access_token
 from emulator.auth.scopes import scope_satisfies
 from emulator.contract import ContractChecker
 from emulator.domain.model import Provider
@@ -96,4 +96,6 @@ class Authenticator:
             raise OAuthError(
                 403, f"OAuth client '{client.client_id}' lacks the {permission} permission (it has: {granted})"
             )
+        if operation.oauth_scope not in granted_scopes(verified.claims):
+            raise OAuthError(403, f"the access token lacks the {operation.oauth_scope} scope: mint a new one")
         return provider

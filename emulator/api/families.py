@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.api import operations
-from emulator.api.bodies import deployments
+from emulator.api.bodies import builds, deployments
 from emulator.api.operations import Handler
 from emulator.api.submissions import Parser
+from emulator.domain.kinds import BUILDS as BUILD_KIND
 from emulator.domain.kinds import DEPLOYMENTS as DEPLOYMENT_KIND
 from emulator.domain.kinds import Kind
-from emulator.domain.model import DeploymentKey, Key
+from emulator.domain.model import BuildKey, DeploymentKey, Key
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Family:
     accepted_field: str  # the submit answer's list of accepted keys
     texts: Texts
     tag: str  # the OpenAPI tag of its site operations
+    openapi_prefix: str  # of its OpenAPI components that differ between families ("" for the first)
     key_parameters: tuple[str, ...] = field(init=False)  # the key path's parameters, in order
 
     def __post_init__(self) -> None:
@@ -106,9 +108,34 @@ DEPLOYMENTS = Family(
         no_properties="At least one property must be given to delete deployments by properties.",
     ),
     tag="Deployments",
+    openapi_prefix="",
 )
 
-FAMILIES = (DEPLOYMENTS,)
+BUILDS = Family(
+    name="builds",
+    kind=BUILD_KIND,
+    site_prefix="/rest/builds/0.1",
+    gateway_prefix="/jira/builds/0.1/cloud/{cloudId}",
+    key_path="pipelines/{pipelineId}/builds/{buildNumber}",
+    key=BuildKey,
+    connect_module="jiraBuildInfoProvider",
+    oauth_permission="builds",
+    schema="2026-01",
+    parser=builds.PARSER,
+    submit_answer=builds.submit_answer,
+    accepted_field="acceptedBuilds",
+    texts=Texts(
+        forbidden="The JWT token used does not correspond to an app that defines the `jiraBuildInfoProvider` "
+        "module, or the app does not define the '{scope}' scope.",
+        not_found="No build data found for the given key.",
+        too_large="Data is too large. Submit fewer builds in each payload.",
+        no_properties="At least one property must be given to delete builds by properties.",
+    ),
+    tag="Builds",
+    openapi_prefix="Builds",
+)
+
+FAMILIES = (DEPLOYMENTS, BUILDS)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -187,8 +214,73 @@ OPERATIONS: tuple[Operation, ...] = (
         success=("200", "The deployment's gating status.", "DeploymentGatingStatus"),
         errors=("400", "404"),
     ),
+    Operation(
+        "submitBuilds",
+        BUILDS,
+        "POST",
+        "bulk",
+        "WRITE",
+        "write:build-info:jira",
+        operations.submit,
+        summary="Submit build data",
+        description="Stores up to 100 builds for the caller's provider, asynchronously: an accepted build becomes "
+        "visible to GET after the apply delay, and only if its updateSequenceNumber is greater than the stored "
+        "one. Problems inside one build reject only that build.",
+        request="SubmitBuildsRequest",
+        success=("202", "Submission accepted: see which builds were accepted or rejected.", "SubmitBuildsResponse"),
+        errors=("400", "413"),
+    ),
+    Operation(
+        "deleteBuildsByProperty",
+        BUILDS,
+        "DELETE",
+        "bulkByProperties",
+        "DELETE",
+        "delete:build-info:jira",
+        operations.delete_by_properties,
+        summary="Delete builds by Property",
+        description="Deletes, asynchronously, the caller's builds that were submitted with every given property.",
+        parameters=("buildProperties", "updateSequenceNumber"),
+        success=("202", "Delete accepted; it applies after the apply delay.", None),
+        errors=("400",),
+    ),
+    Operation(
+        "getBuildByKey",
+        BUILDS,
+        "GET",
+        "{key}",
+        "READ",
+        "read:build-info:jira",
+        operations.get_by_key,
+        summary="Get a build by key",
+        description="The build as currently stored (pending writes and deletes are not visible yet).",
+        success=("200", "The build data currently stored for the given key (never its properties).", "BuildData"),
+        errors=("400", "404"),
+    ),
+    Operation(
+        "deleteBuildByKey",
+        BUILDS,
+        "DELETE",
+        "{key}",
+        "DELETE",
+        "delete:build-info:jira",
+        operations.delete_by_key,
+        summary="Delete a build by key",
+        description="Deletes the build asynchronously; 202 whether or not it exists.",
+        parameters=("updateSequenceNumber",),
+        success=("202", "Delete accepted; it applies after the apply delay.", None),
+        errors=("400", "404"),
+    ),
 )
 BY_ID = {operation.id: operation for operation in OPERATIONS}
+
+
+def oauth_scopes(permissions: frozenset[str]) -> str:
+    """The OAuth 2.0 scopes (space-separated) of an OAuth client granted ``permissions``, as its tokens carry them."""
+    return " ".join(s for s in OAUTH_SCOPES if any(op.oauth_scope == s and op.family.oauth_permission in permissions
+                                                     for op in OPERATIONS))  # fmt: skip
+
+
 # every family's OAuth 2.0 scopes, family by family, each family's read, write then delete scope
 OAUTH_SCOPES = tuple(
     dict.fromkeys(

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import REASON_HEADER, header_safe, json_response
-from emulator.auth.oauth import AUDIENCE, SCOPES, mint_access_token
+from emulator.api.families import oauth_scopes
+from emulator.auth.oauth import AUDIENCE, mint_access_token
 from emulator.domain.hosts import UnknownSite
 from emulator.domain.service import DevOpsService
 
@@ -52,10 +53,10 @@ class GatewayHandlers:
         for site in self.service.sites:
             client = site.oauth_clients.get(client_id)
             if client is not None and client.client_secret == secret:
-                token = mint_access_token(
-                    client_id, secret, site.cloud_id, now=self.service.clock.now(), ttl=self.token_ttl
-                )
-                body = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl, "scope": SCOPES}
+                scopes = oauth_scopes(client.permissions)
+                now = self.service.clock.now()
+                token = mint_access_token(client_id, secret, site.cloud_id, now=now, scopes=scopes, ttl=self.token_ttl)
+                body = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl, "scope": scopes}
                 return json_response(body, 200, {"Cache-Control": "no-store"})
             if client is not None:
                 return oauth_error(401, "invalid_client", f"wrong client_secret for client {client_id!r}")

@@ -15,7 +15,7 @@ import operator
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Annotated, Any
@@ -60,6 +60,7 @@ class Shapes:
     key_of: Callable[[Any], Key]  # an item's key, from a validated key_fields model
     fast_input: Callable[[Any, bytearray], EntityInput]  # a decoded item, its body encoded into the buffer
     full_input: Callable[[dict[str, Any], Any], EntityInput]  # an item's data as GET returns it, its model
+    messages: Mapping[str, str] = field(default_factory=dict)  # the family's own texts, by pydantic error type
     item: type[Struct] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,7 +126,7 @@ class Parser:
         metadata = request.provider_metadata
         product = None if metadata is None else metadata.product
         return Submission(
-            properties=request.properties or {},
+            properties=as_text(request.properties),
             items=entities,
             provider_metadata=None if metadata is None else ({} if product is None else {"product": product}),
             deprecated_issue_keys_used=self._rules.uses_issue_keys(items),
@@ -237,6 +238,13 @@ def _snake(name: str) -> str:
 
 
 # -- what both paths share ---------------------------------------------------------------------------
+
+
+def as_text(properties: Mapping[str, Any] | None) -> dict[str, str]:
+    """A request's properties as they are stored and matched: a numeric value (a family may take one) as its
+    decimal text."""
+    return {name: value if type(value) is str else str(value) for name, value in (properties or {}).items()}
+
 
 TextPath = tuple[str, ...]  # JSON member names from the request down to a string; "*" for any property name
 

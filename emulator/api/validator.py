@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 from emulator.api import messages
 from emulator.api.bodies.derive import model, tag_values
 from emulator.api.bodies.types import MAX_NUMBER_CHARS
-from emulator.api.submissions import RejectedInput, RequestInvalid, Shapes, Submission
+from emulator.api.submissions import RejectedInput, RequestInvalid, Shapes, Submission, as_text
 from emulator.domain.model import EntityInput, Key
 
 _TEMPLATES: dict[str, str] = {
@@ -90,7 +90,7 @@ class Validator:
             raise RequestInvalid(problems)
         metadata = request.provider_metadata
         return Submission(
-            properties=dict(request.properties or {}),
+            properties=as_text(request.properties),
             items=[self._parse_item(raw, item) for raw, item in zip(raw_items, checked, strict=True)],
             provider_metadata=None if metadata is None else metadata.model_dump(mode="json", exclude_unset=True),
             deprecated_issue_keys_used=any(raw.get("issueKeys") is not None for raw in raw_items),
@@ -149,6 +149,9 @@ class Validator:
             loc += (_QUOTED.findall(ctx["discriminator"])[-1],)
         if "expected" in ctx or "expected_tags" in ctx:
             ctx["allowed"] = ", ".join(_QUOTED.findall(ctx.get("expected") or ctx["expected_tags"]))
+        own = self.shapes.messages
+        if kind == "too_short" and ctx.get("min_length") == 1 and "too_short:1" in own:
+            return own["too_short:1"].format(field=_path(prefix + loc))
         if kind in ("too_short", "too_long"):
             limit = ctx.get("min_length", ctx.get("max_length"))
             ctx["noun"] = "item" if limit == 1 else "items"
@@ -156,7 +159,8 @@ class Validator:
                 ctx["noun"] = "entries"
             if ctx.get("actual_length") is None:  # pydantic does not count a dict's entries
                 ctx["actual_length"] = _length_at(document, loc)
-        return _TEMPLATES.get(kind, messages.INVALID).format(field=_path(prefix + loc), **ctx)
+        template = own.get(kind) or _TEMPLATES.get(kind, messages.INVALID)
+        return template.format(field=_path(prefix + loc), **ctx)
 
     def _without_union_tags(self, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         # pydantic puts the chosen tag after the list index: ('associations', 0, 'commit', 'values').

@@ -16,7 +16,8 @@ from typing import Any
 ISSUER = "jira-deployments-emulator"
 AUDIENCE = "api.atlassian.com"
 DEFAULT_TTL = 3600
-SCOPES = "read:deployment-info:jira write:deployment-info:jira delete:deployment-info:jira"
+# what a token minted by an emulator that knew only the Deployments API carried
+DEPLOYMENT_SCOPES = "read:deployment-info:jira write:deployment-info:jira delete:deployment-info:jira"
 
 
 class OAuthError(Exception):
@@ -35,7 +36,10 @@ class VerifiedAccessToken:
     claims: dict[str, Any]
 
 
-def mint_access_token(client_id: str, client_secret: str, cloud_id: str, *, now: float, ttl: int = DEFAULT_TTL) -> str:
+def mint_access_token(
+    client_id: str, client_secret: str, cloud_id: str, *, now: float, scopes: str, ttl: int = DEFAULT_TTL
+) -> str:
+    """An access token of ``client_id`` for the site of ``cloud_id``, granting ``scopes`` (space-separated)."""
     claims = {
         "iss": ISSUER,
         "sub": client_id,
@@ -43,7 +47,7 @@ def mint_access_token(client_id: str, client_secret: str, cloud_id: str, *, now:
         "cid": cloud_id,
         "iat": int(now),
         "exp": int(now) + ttl,
-        "scope": SCOPES,
+        "scope": scopes,
         "jti": secrets.token_hex(8),
     }
     import jwt  # on first use, as in auth/connect.py
@@ -100,3 +104,10 @@ def verify_access_token(
     if isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= now:
         raise OAuthError(401, f"access token expired at {exp}, now {int(now)}")
     return VerifiedAccessToken(client_id, cloud_id, claims)
+
+
+def granted_scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """The scopes a verified access token grants (a token without a ``scope`` claim grants the Deployments
+    API's, as every token an earlier emulator minted did)."""
+    scope = claims.get("scope", DEPLOYMENT_SCOPES)
+    return frozenset(scope.split()) if isinstance(scope, str) else frozenset()

@@ -128,13 +128,12 @@ class ControlHandlers:
     # -- state and journal ------------------------------------------------------------------------
 
     async def state(self, request: Request) -> Response:
-        """Stored (`applied`) and `pending` deployments, filtered by the query (see State and journal)."""
+        """Stored (`applied`) and `pending` deployments and builds, filtered by the query (see State and journal)."""
         self.service.apply_due()
         try:
-            found = state(self.service, dict(request.query_params))
+            return json_response(state(self.service, dict(request.query_params)))
         except FilterError as exc:
             return problem(400, str(exc))
-        return json_response({"deployments": found})
 
     async def journal(self, request: Request) -> Response:
         """Calls to the Jira surface, newest first, filtered by the query; `bodies=true` adds the bodies."""

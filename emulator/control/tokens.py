@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
-from emulator.auth.oauth import SCOPES, mint_access_token
+from emulator.api.families import oauth_scopes
+from emulator.auth.oauth import mint_access_token
 from emulator.auth.qsh import canonical_request
 from emulator.control.sites import json_body, problem
 from emulator.domain.clock import iso
@@ -66,9 +67,10 @@ class TokenHandlers:
         client = site.oauth_clients.get(str(body.get("clientId", "")))
         if client is None:
             return problem(404, f"no OAuth client {body.get('clientId')!r} on site {site.name!r}")
+        scopes, now = oauth_scopes(client.permissions), self.service.clock.now()
         token = mint_access_token(
-            client.client_id, client.client_secret, site.cloud_id, now=self.service.clock.now(), ttl=self.oauth_ttl
+            client.client_id, client.client_secret, site.cloud_id, now=now, scopes=scopes, ttl=self.oauth_ttl
         )
         return json_response(
-            {"access_token": token, "token_type": "Bearer", "expires_in": self.oauth_ttl, "scope": SCOPES}
+            {"access_token": token, "token_type": "Bearer", "expires_in": self.oauth_ttl, "scope": scopes}
         )

@@ -37,7 +37,10 @@ class Unknown:
 
 def known_part(site: Site, entity: EntityInput, unknown: Unknown, memo: Memo) -> EntityInput | None:
     """The entity with only the associations ``site`` knows (reporting the others in ``unknown``), or None
-    when nothing valid is left. ``memo`` keeps the answers for the values of one request."""
+    when it named some and none is known. An entity that names none (a build may) is kept as it is.
+    ``memo`` keeps the answers for the values of one request."""
+    if not entity.issue_keys and not entity.associations:
+        return entity
     known_keys: list[str] = []
     for value in entity.issue_keys:
         (known_keys if _knows(site, "issueKeys", value, memo) else unknown.issue_keys).append(value)

@@ -82,6 +82,7 @@ def _gating(old: StoredEntity | None, incoming: DeploymentInput, now: float, sit
     return gating
 
 
+BUILDS = Kind("builds", "build", "buildNumber", "No valid issues found for build")
 DEPLOYMENTS = DeploymentKind(
     "deployments", "deployment", "deploymentSequenceNumber", "No valid associations found for deployment"
 )

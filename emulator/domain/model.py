@@ -22,7 +22,14 @@ class DeploymentKey(NamedTuple):
     sequence_number: int
 
 
-Key = tuple[Any, ...]  # an entity's key: a DeploymentKey, or another family's NamedTuple
+class BuildKey(NamedTuple):
+    """A build's identity within one provider on one site."""
+
+    pipeline_id: str
+    build_number: int
+
+
+Key = tuple[Any, ...]  # an entity's key: a DeploymentKey or a BuildKey
 
 
 class Provider(NamedTuple):
@@ -144,6 +151,28 @@ class DeploymentInput(EntityInput, gc=False, eq=False):
             f"DeploymentInput(key={self.key!r}, update_sequence_number={self.update_sequence_number!r}, "
             f"data={self.data!r}, environment_type={self.environment_type!r}, issue_keys={self.issue_keys!r}, "
             f"associations={self.associations!r}, gating_requested={self.gating_requested!r})"
+        )
+
+
+class BuildInput(EntityInput, gc=False, eq=False):
+    """A build of a submission: an entity and nothing more (its tests and references are in its data)."""
+
+    @classmethod
+    def from_data(
+        cls,
+        key: BuildKey,
+        update_sequence_number: int,
+        data: dict[str, Any],
+        issue_keys: tuple[str, ...] = (),
+        associations: tuple[Association, ...] = (),
+    ) -> BuildInput:
+        """A build given as its JSON object (the full validator, fixtures, durable state)."""
+        return cls(key, update_sequence_number, issue_keys, data.get("lastUpdated"), data, None, associations)
+
+    def __repr__(self) -> str:
+        return (
+            f"BuildInput(key={self.key!r}, update_sequence_number={self.update_sequence_number!r}, "
+            f"data={self.data!r}, issue_keys={self.issue_keys!r}, associations={self.associations!r})"
         )
 
 

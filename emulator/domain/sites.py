@@ -12,7 +12,6 @@ from emulator.domain.hosts import HostName, UnknownSite, host_of_base_url, host_
 from emulator.domain.model import Provider
 
 ISSUE_KEY = re.compile(r"^(\w{1,255})-(\d{1,255})$")
-MODULE = "jiraDeploymentInfoProvider"
 
 
 @lru_cache(maxsize=4096)
@@ -33,10 +32,6 @@ class ConnectApp:
     @property
     def provider(self) -> Provider:
         return _provider("connect", self.key)
-
-    @property
-    def has_deployment_module(self) -> bool:
-        return MODULE in self.modules
 
 
 @dataclass(frozen=True, slots=True)

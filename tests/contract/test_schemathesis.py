@@ -6,8 +6,9 @@ the path parameters are hashed percent-encoded exactly as sent); on the gateway 
 access token from ``POST /oauth/token``. For every operation, positive and negative examples
 (bounded), and schemathesis' coverage cases (boundary values, missing parameters, other methods), are
 sent; each response must not be a 5xx and must conform to the document: a documented status code,
-its content type, its body schema and its headers. Every deployment the positive submit examples
-get accepted is then read back (GET and gating-status), so the 200 bodies are checked as well.
+its content type, its body schema and its headers. Every deployment and build the positive submit
+examples get accepted is then read back (GET, and a deployment's gating status), so the 200 bodies are
+checked as well.
 
 Both families must be served: a broken gateway (no token, or no route) fails the gateway tests, it does
 not skip them.
@@ -38,10 +39,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from emulator.api.openapi import GATEWAY_BASE, GATEWAY_SUFFIX, SITE_BASE, openapi_endpoint
+from emulator.api.families import DEPLOYMENTS
+from emulator.api.openapi import GATEWAY_SUFFIX, openapi_endpoint
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.domain.model import GATING_COMMAND
+from tests.contract.jira_operations import JIRA_OPERATIONS as OPERATIONS
 
 APP_KEY = "emulator-app"
 SHARED_SECRET = "emulator-shared-secret-for-local-tests-only"
@@ -58,18 +61,15 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-KEY = "/pipelines/{pipelineId}/environments/{environmentId}/deployments/{deploymentSequenceNumber}"
-OPERATIONS = {
-    "submitDeployments": ("POST", "/bulk"),
-    "deleteDeploymentsByProperty": ("DELETE", "/bulkByProperties"),
-    "getDeploymentByKey": ("GET", KEY),
-    "deleteDeploymentByKey": ("DELETE", KEY),
-    "getDeploymentGatingStatusByKey": ("GET", KEY + "/gating-status"),
+# A submit's accepted keys: (the response's field, the key's text fields, the operation reading one back).
+READ_BACK = {
+    "submitDeployments": ("acceptedDeployments", ("pipelineId", "environmentId"), "getDeploymentByKey"),
+    "submitBuilds": ("acceptedBuilds", ("pipelineId",), "getBuildByKey"),
 }
-# Examples per operation and generation mode: the whole file stays well under a minute on two cores.
-MAX_EXAMPLES = {"submitDeployments": 40}
-DEFAULT_MAX_EXAMPLES = 25
-READ_BACK_LIMIT = 3  # accepted deployments read back per submit example
+# Examples per operation and generation mode: the whole file stays within a minute or so on two cores.
+MAX_EXAMPLES = {"submitDeployments": 40, "submitBuilds": 30}
+DEFAULT_MAX_EXAMPLES = 20
+READ_BACK_LIMIT = 3  # accepted entities read back per submit example
 SETTINGS = settings(
     deadline=None,
     suppress_health_check=[
@@ -131,7 +131,7 @@ def gateway_auth(app: Starlette) -> Iterator[Bearer]:
         pytest.fail(f"the OAuth 2.0 gateway is broken: POST /oauth/token answers {token.status_code}: {token.text}")
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
     # a served gateway routes the path, so an authorised GET of it is refused for its method only
-    probe = client.get(GATEWAY_BASE.format(cloudId=CLOUD_ID) + "/bulkByProperties", headers=bearer)
+    probe = client.get(DEPLOYMENTS.gateway_prefix.format(cloudId=CLOUD_ID) + "/bulkByProperties", headers=bearer)
     if probe.status_code != 405:
         pytest.fail(f"the OAuth 2.0 gateway is broken: GET bulkByProperties answers {probe.status_code}: {probe.text}")
     yield Bearer(token.json()["access_token"])
@@ -142,9 +142,9 @@ def auth_for(request: pytest.FixtureRequest, family: str) -> requests.auth.AuthB
 
 
 def operation_of(api: Any, family: str, operation_id: str) -> Any:
-    method, route = OPERATIONS[operation_id]
-    base = GATEWAY_BASE if family == "gateway" else SITE_BASE
-    operation = api[base + route][method]
+    api_family, method, route = OPERATIONS[operation_id]
+    base = api_family.gateway_prefix if family == "gateway" else api_family.site_prefix
+    operation = api[base + route][method.upper()]
     expected_id = operation_id + (GATEWAY_SUFFIX if family == "gateway" else "")
     assert operation.definition.raw["operationId"] == expected_id
     return operation
@@ -177,23 +177,24 @@ def call_and_check(case: Any, auth: requests.auth.AuthBase) -> Any:
     return response
 
 
-def read_back(api: Any, family: str, auth: requests.auth.AuthBase, response: Any) -> None:
-    """GET accepted deployments (and their gating status): 200, conforming to the document.
+def read_back(api: Any, family: str, submit_id: str, auth: requests.auth.AuthBase, response: Any) -> None:
+    """GET accepted deployments or builds (and a deployment's gating status): 200, conforming to the document.
 
     With an apply delay of 0 an accepted write is visible at once (though an older updateSequenceNumber
     may have kept earlier data). A stored deployment that asked for gating has a gating status.
     """
+    accepted, text_fields, get_id = READ_BACK[submit_id]
     cloud = {"cloudId": CLOUD_ID} if family == "gateway" else {}
-    for key in response.json()["acceptedDeployments"][:READ_BACK_LIMIT]:
-        ids = (key["pipelineId"], key["environmentId"])
-        if "" in ids:
+    for key in response.json()[accepted][:READ_BACK_LIMIT]:
+        if any(key[name] == "" for name in text_fields):
             continue  # an empty segment: requests collapses the '//' it makes, so no client can send that path
         # Schemathesis leaves '/' in a path parameter unencoded (a real client must not) and keeps %XX as is;
         # a segment of dots is encoded too, or requests removes it as a dot-segment (RFC 3986 5.2.4).
-        encoded = {name: segment(key[name]) for name in ("pipelineId", "environmentId")}
-        parameters = {**cloud, **key, **encoded}
-        got = call_and_check(operation_of(api, family, "getDeploymentByKey").Case(path_parameters=parameters), auth)
+        parameters = {**cloud, **key, **{name: segment(key[name]) for name in text_fields}}
+        got = call_and_check(operation_of(api, family, get_id).Case(path_parameters=parameters), auth)
         assert got.status_code == 200, (key, got.status_code, got.text)
+        if submit_id != "submitDeployments":
+            continue
         gating = operation_of(api, family, "getDeploymentGatingStatusByKey").Case(path_parameters=parameters)
         status = call_and_check(gating, auth).status_code
         if {"command": GATING_COMMAND} in got.json().get("commands", []):
@@ -208,13 +209,13 @@ def run_generated(api: Any, family: str, operation_id: str, mode: GenerationMode
     @given(case=strategy, gate=st.booleans())
     def generated(case: Any, gate: bool) -> None:
         on_the_known_site(case, mode)
-        submit = operation_id == "submitDeployments" and mode is GenerationMode.POSITIVE
-        if submit and gate:
+        submit = operation_id in READ_BACK and mode is GenerationMode.POSITIVE
+        if submit and gate and operation_id == "submitDeployments":
             for deployment in case.body["deployments"]:
                 deployment["commands"] = [{"command": GATING_COMMAND}]
         response = call_and_check(case, auth)
         if submit and response.status_code == 202:
-            read_back(api, family, auth, response)
+            read_back(api, family, operation_id, auth, response)
 
     generated()
 
@@ -256,7 +257,9 @@ def test_coverage_cases_conform(api: Any, request: pytest.FixtureRequest, family
 def test_every_documented_operation_is_exercised(api: Any) -> None:
     labels = {result.ok().label for result in api.get_all_operations()}
     expected = {
-        f"{method} {base}{route}" for method, route in OPERATIONS.values() for base in (SITE_BASE, GATEWAY_BASE)
+        f"{method.upper()} {base}{route}"
+        for api_family, method, route in OPERATIONS.values()
+        for base in (api_family.site_prefix, api_family.gateway_prefix)
     }
     assert labels == expected
 

@@ -8,7 +8,6 @@ port (Go's net/http writes ``:443`` for a URL spelled with it) is the site.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import token
+from tests.helpers import server_on, token
 
 pytestmark = pytest.mark.e2e
 
@@ -42,10 +41,7 @@ NO_SITE = [{"message": "There is no Jira site at this address."}]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    fixtures = tmp_path_factory.mktemp("sites") / "sites.json"
-    fixtures.write_text(json.dumps(SITES))
-    clock = ManualClock(start=float(int(time.time())))
-    with ThreadedServer(Settings(port=0, fixtures=str(fixtures), apply_delay=0), clock=clock) as running:
+    with server_on(SITES, tmp_path_factory.mktemp("sites"), apply_delay=0) as running:
         yield running
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
+from emulator.api.bodies.types import IssueIdOrKey
+
 
 @dataclass(frozen=True)
 class Root:
@@ -79,3 +81,22 @@ class GatewayError(Body):
 
 class ProviderMetadata(Body):
     product: str | None = None
+
+
+MAX_ASSOCIATION_VALUES = 500  # in one group, and in all of an entity's groups together
+_Values = Meta(min_length=1, max_length=MAX_ASSOCIATION_VALUES)
+
+
+class AssociationGroup(Body, tag_field="associationType"):
+    """An association group: its type (the tag) and its values."""
+
+
+class IssueIdOrKeysAssociation(AssociationGroup, tag="issueIdOrKeys"):
+    values: Annotated[tuple[IssueIdOrKey, ...], _Values]
+
+
+class IssueKeysAssociation(IssueIdOrKeysAssociation, tag="issueKeys"):
+    """The older name of the issueIdOrKeys association type, with the same values."""
+
+
+IssueAssociation = IssueIdOrKeysAssociation | IssueKeysAssociation  # the association types of issues

@@ -12,12 +12,19 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
-from emulator.api.bodies.common import Body, ErrorMessage, ProviderMetadata
+from emulator.api.bodies.common import (
+    MAX_ASSOCIATION_VALUES,
+    AssociationGroup,
+    Body,
+    ErrorMessage,
+    IssueIdOrKeysAssociation,
+    IssueKeysAssociation,
+    ProviderMetadata,
+)
 from emulator.api.bodies.types import (
     DEFAULT_SCHEMA_VERSION,
     DateTime,
     Int64,
-    IssueIdOrKey,
     IssueKey,
     Properties,
     Text,
@@ -29,7 +36,6 @@ from emulator.domain.model import DeploymentKey as DomainKey
 
 MAX_DEPLOYMENTS = 100
 MAX_ASSOCIATIONS = 3
-MAX_ASSOCIATION_VALUES = 500
 MAX_ISSUE_KEYS = 100
 
 DeploymentState = Literal["unknown", "pending", "in_progress", "cancelled", "failed", "rolled_back", "successful"]
@@ -75,33 +81,21 @@ class Repository(Body):
     repository_id: Text
 
 
-class _Association(Body, tag_field="associationType"):
-    """An association group: its type (the tag) and its values."""
-
-
-class IssueIdOrKeysAssociation(_Association, tag="issueIdOrKeys"):
-    values: Annotated[tuple[IssueIdOrKey, ...], _Values]
-
-
-class _IssueKeysAssociation(IssueIdOrKeysAssociation, tag="issueKeys"):
-    """The older name of the issueIdOrKeys association type, with the same values."""
-
-
-class ServiceIdOrKeysAssociation(_Association, tag="serviceIdOrKeys"):
+class ServiceIdOrKeysAssociation(AssociationGroup, tag="serviceIdOrKeys"):
     values: Annotated[tuple[Text, ...], _Values]
 
 
-class CommitAssociation(_Association, tag="commit"):
+class CommitAssociation(AssociationGroup, tag="commit"):
     values: Annotated[tuple[Commit, ...], _Values]
 
 
-class RepositoryAssociation(_Association, tag="repository"):
+class RepositoryAssociation(AssociationGroup, tag="repository"):
     values: Annotated[tuple[Repository, ...], _Values]
 
 
 DeploymentAssociation = (
     IssueIdOrKeysAssociation
-    | _IssueKeysAssociation
+    | IssueKeysAssociation
     | ServiceIdOrKeysAssociation
     | CommitAssociation
     | RepositoryAssociation

@@ -1,4 +1,4 @@
-"""Regenerate deployments-2026-01-structure.json: the structural part of Atlassian's published document.
+"""Regenerate the *-2026-01-structure.json files: the structural part of Atlassian's published documents.
 
 Keeps paths, operations, parameters, request bodies, response codes and their body schemas, security,
 and every component schema with its types, formats, enums, limits, patterns and required fields.
@@ -6,12 +6,12 @@ Drops description texts, summaries, titles, examples, tags, and the ``style``/``
 openapi-generator added to parameters. The output is deterministic (sorted keys), so a regenerated
 file that differs from the committed one means upstream changed.
 
-    python tests/data/upstream/extract.py            # rewrite the structure file
-    python tests/data/upstream/extract.py --check    # exit 1 if the committed file is not current
-    python tests/data/upstream/extract.py --source PATH
+    python tests/data/upstream/extract.py            # rewrite both structure files
+    python tests/data/upstream/extract.py --check    # exit 1 if a committed file is not current
+    python tests/data/upstream/extract.py --shared DIR
 
-The default source is ../shared/upstream-openapi/deployments-2026-01-normalized.json beside the
-project root; the contract test itself reads only the structure file, so it runs without ../shared.
+The sources are ../shared/upstream-openapi/{deployments,builds}-2026-01-normalized.json beside the
+project root; the contract test itself reads only the structure files, so it runs without ../shared.
 """
 
 from __future__ import annotations
@@ -25,9 +25,17 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-SOURCE_NAME = "deployments-2026-01-normalized.json"
-DEFAULT_SOURCE = ROOT.parent / "shared" / "upstream-openapi" / SOURCE_NAME
-TARGET = HERE / "deployments-2026-01-structure.json"
+DEFAULT_SHARED = ROOT.parent / "shared" / "upstream-openapi"
+APIS = ("deployments", "builds")  # each one's source is {api}-2026-01-normalized.json
+
+
+def source_of(api: str, shared: Path = DEFAULT_SHARED) -> Path:
+    return shared / f"{api}-2026-01-normalized.json"
+
+
+def target_of(api: str) -> Path:
+    return HERE / f"{api}-2026-01-structure.json"
+
 
 SCHEMA_KEYS = {
     "$ref", "type", "format", "enum", "const", "pattern", "default", "nullable", "deprecated",
@@ -126,20 +134,21 @@ def render(source: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the normalised upstream document")
-    parser.add_argument("--check", action="store_true", help="only check that the committed file is current")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the normalised upstream documents' folder")
+    parser.add_argument("--check", action="store_true", help="only check that the committed files are current")
     args = parser.parse_args(argv)
-    text = render(args.source)
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET.name} is not current: run {Path(__file__).name} to regenerate it", file=sys.stderr)
-            return 1
-        print(f"{TARGET.name} is current")
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    stale = 0
+    for api in APIS:
+        text, target = render(source_of(api, args.shared)), target_of(api)
+        if not args.check:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
+        elif (target.read_text(encoding="utf-8") if target.exists() else "") != text:
+            print(f"{target.name} is not current: run {Path(__file__).name} to regenerate it", file=sys.stderr)
+            stale += 1
+        else:
+            print(f"{target.name} is current")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
