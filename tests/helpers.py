@@ -50,3 +50,7 @@ CLIENT_SECRETS = {
 
 def gateway(cloud_id: str, rest: str) -> str:
     return f"/jira/deployments/0.1/cloud/{cloud_id}{rest}"
+
+
+# what the control surface requires of every call that changes something (emulator/control/guard.py)
+JSON_TYPE = {"Content-Type": "application/json"}

@@ -35,6 +35,7 @@ import pytest
 from emulator.config import ENV_PREFIX, Settings
 from tests.docker import dockerfile as df
 from tests.factories import deployment_data
+from tests.helpers import JSON_TYPE
 
 SETTINGS_VARS = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
 BULK = "/rest/deployments/0.1/bulk"
@@ -468,7 +469,7 @@ def test_smoke_image_starts_healthy_serves_and_stops_on_sigterm(image: Image, tm
             r = http.post(BULK, json={"deployments": [sent]}, headers=_signed("POST", BULK))
             assert r.status_code == 202, r.text
             assert [d["pipelineId"] for d in r.json()["acceptedDeployments"]] == ["docker-pipe"]
-            assert http.post("/_emulator/queue/flush").status_code == 200
+            assert http.post("/_emulator/queue/flush", headers=JSON_TYPE).status_code == 200
             path = "/rest/deployments/0.1/pipelines/docker-pipe/environments/prod/deployments/7"
             got = http.get(path, headers=_signed("GET", path))
             assert got.status_code == 200, got.text
