@@ -33,7 +33,14 @@ def test_serve_tunes_before_serving(monkeypatch) -> None:  # type: ignore[no-unt
     calls: list[str] = []
     monkeypatch.setattr(cli, "tune_garbage_collector", lambda: calls.append("tuned"))
     monkeypatch.setattr(cli.gc, "set_threshold", lambda *t: calls.append(f"threshold {t}"))
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: calls.append("served"))
+    from emulator.signals import EmulatorServer
+
+    def served(server: EmulatorServer) -> None:
+        calls.append("served")
+        server.started = True
+
+    monkeypatch.setattr(EmulatorServer, "run", served)
+    monkeypatch.setattr("emulator.limits.raise_open_file_limit", lambda: None)  # the test process's own
     monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # keep pytest's own handlers
     assert cli.main(["--port", "0"]) == 0
     assert calls == [f"threshold {GC_THRESHOLDS}", "tuned", "served"]

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass
@@ -84,3 +95,77 @@ def rebound(
         headers += [("Content-Type", "application/json"), ("Origin", f"http://{name}:{port}")]
     headers += [("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Mode", "cors"), ("Sec-Fetch-Dest", "empty")]
     return send(port, method, path, headers, body)
+
+
+# -- the command line, as a subprocess ------------------------------------------------------------------
+
+
+class Cli:
+    """``python -m emulator --port 0 ARGS`` in a subprocess, its output collected as it comes; ``open_files``
+    sets its RLIMIT_NOFILE (soft, hard) before it starts, as a shell's ``ulimit -n`` would."""
+
+    def __init__(self, *args: str, open_files: tuple[int, int] | None = None, env: dict[str, str] | None = None):
+        def limit_files() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "info", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": ROOT, **(env or {})},
+            preexec_fn=limit_files,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        found = self.wait_for_line(r"Uvicorn running on http://[^:]+:(\d+)")
+        self.port = int(found.group(1))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.lines.append(raw.decode("utf-8", "replace"))
+
+    def wait_for_line(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if found := re.search(pattern, line):
+                    return found
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no line matching {pattern!r} in:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def __enter__(self) -> Cli:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self._reader.join(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
