@@ -174,42 +174,51 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 if self.discard_left < 0:  # more than a client with a merely large head sends: cut it off
                     self.transport.close()
             return
+        head = self.head_bytes
+        if head is None:  # a body: uvicorn's flow control bounds what it buffers
+            HttpToolsProtocol.data_received(self, data)
+            return
+        if head == 0 and self.head_since is None:  # the first bytes of a later request's head
+            self.head_since = self.loop.time()
+            if self.head_timer is None:
+                self.head_timer = self.loop.call_later(self.limits.header_timeout, self._on_head_timer)
+        if head + len(data) < self.limits.max_header_bytes:
+            self.head_bytes = head + len(data)
+            HttpToolsProtocol.data_received(self, data)
+        else:
+            self._feed_near_the_limit(data)
+
+    def _feed_near_the_limit(self, data: bytes) -> None:
+        """Feed ``data`` in pieces that stop exactly at ``max_header_bytes`` of an unfinished head."""
         while data:
-            if self.head_bytes is None:  # a body: uvicorn's flow control bounds what it buffers
-                super().data_received(data)
+            if self.head_bytes is None:
+                HttpToolsProtocol.data_received(self, data)
                 return
             room = self.limits.max_header_bytes - self.head_bytes
             piece, data = data[: min(_SLICE, room)], data[min(_SLICE, room) :]
             self.head_bytes += len(piece)
-            super().data_received(piece)
+            HttpToolsProtocol.data_received(self, piece)
             if self.transport.is_closing():
                 return
             if self.head_bytes is not None and self.head_bytes >= self.limits.max_header_bytes:
                 self._refuse_head_too_large()
                 return
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self.head_since is None:
-            self.head_since = self.loop.time()
-            if self.head_timer is None:
-                self.head_timer = self.loop.call_later(self.limits.header_timeout, self._on_head_timer)
-
     def on_headers_complete(self) -> None:
         self.head_bytes = None
         self.head_since = None
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
         if len(self.pipeline) > MAX_PIPELINED:
             self.pipeline.popleft()  # the request just read: not answered; the client resends it
             self._stop_reading()
             _tally.add(f"pipelined requests past {MAX_PIPELINED} refused (connection closed after the rest)")
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
         self.head_bytes = 0
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        HttpToolsProtocol.on_response_complete(self)
         self.idle_since = self.loop.time()
         if self.dropping:  # uvicorn resumes reading after each answer: what would come is discarded anyway
             self.flow.pause_reading()

@@ -51,6 +51,7 @@ TOKEN_FREE = frozenset(
 TOKEN_HEADER = "X-Emulator-Control-Token"
 _HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_CACHED_LENGTH = 300  # header values are remembered up to this length: longer ones, from no browser, are not
 
 Scope = dict[str, Any]
 Refusal = tuple[int, str, str]  # status, the error for the body, the reason for X-Emulator-Reason
@@ -58,12 +59,35 @@ Refusal = tuple[int, str, str]  # status, the error for the body, the reason for
 
 def split_host(value: str) -> tuple[str, int | None] | None:
     """(name, port) of a ``Host`` header, lower-cased, IPv6 without its brackets; None when malformed."""
+    return _split_host(value) if len(value) <= _CACHED_LENGTH else _split_host.__wrapped__(value)
+
+
+@lru_cache(maxsize=512)
+def _split_host(value: str) -> tuple[str, int | None] | None:
     found = _HOST.fullmatch(value.strip().lower())
     if found is None:
         return None
     name = found.group("ip6") or found.group("name").rstrip(".")
     port = found.group("port")
     return (name, int(port) if port else None) if name else None
+
+
+def split_origin(value: str) -> tuple[str, str, int] | None:
+    """(scheme, host name, port) of an ``Origin`` header; None for ``null`` and anything malformed."""
+    return _split_origin(value) if len(value) <= _CACHED_LENGTH else _split_origin.__wrapped__(value)
+
+
+@lru_cache(maxsize=256)
+def _split_origin(value: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(value.strip().lower())
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    name = (parts.hostname or "").rstrip(".")
+    if port is None or not name or parts.path not in ("", "/") or parts.query or parts.username is not None:
+        return None
+    return parts.scheme, name, port
 
 
 def is_ip(name: str) -> bool:
@@ -89,15 +113,24 @@ class HostPolicy:
         self.domains = tuple(n for n in listed if n.startswith("."))
         self.bound = settings.host.lower().strip("[]")
         self.site_urls = site_urls
+        self._fixed: dict[str, bool] = {}
 
     def listed(self, name: str) -> bool:
         """Whether ``allowed_hosts`` names ``name`` itself (not through ``*``)."""
         return name in self.exact or any(name.endswith(d) or name == d[1:] for d in self.domains)
 
     def allows(self, name: str) -> bool:
-        if self.any or "." not in name or name.endswith(".localhost") or is_ip(name) or name == self.bound:
-            return True
-        return self.listed(name) or any(name == _url_host(url) for url in self.site_urls())
+        return self.fixed(name) or any(name == _url_host(url) for url in self.site_urls())
+
+    def fixed(self, name: str) -> bool:
+        """Allowed whatever the sites are; remembered, as the same few names come with every call."""
+        found = self._fixed.get(name)
+        if found is None:
+            found = self.any or "." not in name or name.endswith(".localhost") or is_ip(name) or name == self.bound
+            found = found or self.listed(name)
+            if len(self._fixed) < 512 and len(name) <= _CACHED_LENGTH:
+                self._fixed[name] = found
+        return found
 
 
 class ControlGuard:
@@ -163,21 +196,17 @@ class ControlGuard:
         return None
 
     def _same_origin(self, origin: str, host: str) -> bool:
-        parts = urlsplit(origin.strip().lower())
-        try:
-            origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-        except ValueError:
+        parts = split_origin(origin)
+        if parts is None:
             return False
-        name = (parts.hostname or "").rstrip(".")
-        if parts.scheme not in _DEFAULT_PORTS or not name or parts.path not in ("", "/"):
-            return False
+        scheme, name, port = parts
         if self.hosts.listed(name):
             return True
         own = split_host(host)
         if own is None or own[0] != name:
             return False
         # a Host without a port is the default port of the scheme the browser used (a TLS proxy: https)
-        return own[1] == origin_port if own[1] is not None else origin_port == _DEFAULT_PORTS[parts.scheme]
+        return own[1] == port if own[1] is not None else port == _DEFAULT_PORTS[scheme]
 
     def _check_token(self, scope: Scope, headers: dict[bytes, list[str]]) -> Refusal | None:
         if self.token is None or (scope["method"] in ("GET", "HEAD") and scope["path"] in TOKEN_FREE):
@@ -217,10 +246,26 @@ def _quote(value: str, limit: int = 200) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
+_CHECKED = frozenset(
+    {
+        b"host",
+        b"origin",
+        b"sec-fetch-site",
+        b"sec-fetch-mode",
+        b"content-type",
+        b"authorization",
+        b"x-emulator-control-token",
+    }
+)
+
+
 def _headers(scope: Scope) -> dict[bytes, list[str]]:
+    """The headers the checks read, by lower-case name."""
     found: dict[bytes, list[str]] = {}
     for name, value in scope["headers"]:
-        found.setdefault(name.lower(), []).append(value.decode("latin-1"))
+        name = name.lower()
+        if name in _CHECKED:
+            found.setdefault(name, []).append(value.decode("latin-1"))
     return found
 
 
