@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     gc.set_threshold(*GC_THRESHOLDS)  # from the start: the imports below would run some 70 collections
+    if hasattr(signal, "SIGHUP"):  # its default action kills; the server answers it once it runs
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from emulator.app import create_app
     from emulator.faults import FaultSpecError
     from emulator.fixtures import FixtureError
