@@ -119,7 +119,11 @@ class Cli:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        found = self.wait_for_line(r"Uvicorn running on http://[^:]+:(\d+)")
+        try:
+            found = self.wait_for_line(r"Uvicorn running on http://[^:]+:(\d+)")
+        except BaseException:
+            self.__exit__()  # a process that never served is not left running
+            raise
         self.port = int(found.group(1))
 
     def _read(self) -> None:
