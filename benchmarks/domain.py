@@ -2,7 +2,7 @@
 
 Each runs in its own subprocess (``python -m benchmarks.domain NAME --size N``) so that its resident
 memory and heap are its own; it prints one JSON object. The store is filled through the real write path,
-``parse_submission`` (the request parser) then ``DeploymentService.submit`` with ``apply_delay=0`` and a
+``parse_submission`` (the request parser) then ``DevOpsService.submit`` with ``apply_delay=0`` and a
 ``ManualClock``, in requests of 10 deployments that share the request properties
 ``{"tenant": "bench", "batch": "<n>"}``: deleting ``?tenant=bench&batch=<n>`` matches exactly 10.
 """
@@ -34,11 +34,12 @@ def vm_status(field: str) -> int:
 
 
 class Store:
-    """A DeploymentService with one site and one Connect app, filled in batches of 10."""
+    """A DevOpsService with one site and one Connect app, filled in batches of 10."""
 
     def __init__(self) -> None:
         from emulator.domain.clock import ManualClock
-        from emulator.domain.service import DeploymentService
+        from emulator.domain.kinds import DEPLOYMENTS
+        from emulator.domain.service import DevOpsService, QueueSettings
         from emulator.domain.sites import ConnectApp, Site, SiteRegistry
 
         app = ConnectApp(
@@ -55,7 +56,8 @@ class Store:
             connect_apps={APP_KEY: app},
         )
         self.provider = app.provider
-        self.service = DeploymentService(SiteRegistry([self.site]), ManualClock(), apply_delay=0)
+        self.service = DevOpsService(SiteRegistry([self.site]), ManualClock(), QueueSettings(apply_delay=0))
+        self.kind = DEPLOYMENTS
         self.batches = 0
 
     @staticmethod
@@ -63,17 +65,17 @@ class Store:
         return {"tenant": "bench", "batch": str(batch)}
 
     def parse(self, batch: int) -> tuple[list[Any], dict[str, str]]:
-        from emulator.api.submission import parse_submission
+        from emulator.api.bodies.deployments import PARSER
         from emulator.domain.model import DeploymentInput
 
-        submission = parse_submission(submit_body(batch * BATCH + 1, BATCH, 1, self.properties(batch)))
+        submission = PARSER.parse(submit_body(batch * BATCH + 1, BATCH, 1, self.properties(batch)))
         valid = [item for item in submission.items if isinstance(item, DeploymentInput)]
         assert len(valid) == BATCH, submission.items[0]
         return valid, submission.properties
 
     def submit(self, batch: int) -> None:
         valid, properties = self.parse(batch)
-        outcome = self.service.submit(self.site, self.provider, valid, properties)
+        outcome = self.service.submit(self.kind, self.site, self.provider, valid, properties)
         assert len(outcome.accepted) == BATCH and not outcome.rejected
 
     def fill(self, count: int) -> None:
@@ -86,11 +88,11 @@ class Store:
 
     def timed_delete(self, batch: int) -> int:
         """Delete the 10 deployments of ``batch``, return the nanoseconds it took."""
-        before = len(self.service.store.partition(self.site.name, self.provider).records)
+        before = len(self.service.store.partition("deployments", self.site.name, self.provider).records)
         started = time.perf_counter_ns()
-        self.service.delete_by_properties(self.site, self.provider, self.properties(batch))
+        self.service.delete_by_properties(self.kind, self.site, self.provider, self.properties(batch))
         took = time.perf_counter_ns() - started
-        after = len(self.service.store.partition(self.site.name, self.provider).records)
+        after = len(self.service.store.partition("deployments", self.site.name, self.provider).records)
         assert before - after == BATCH, (before, after)
         return took
 
@@ -130,7 +132,7 @@ def delete_by_properties(
                 if batch not in parsed[name]:
                     parsed[name][batch] = store.parse(batch)
                 valid, properties = parsed[name][batch]
-                store.service.submit(store.site, store.provider, valid, properties)
+                store.service.submit(store.kind, store.site, store.provider, valid, properties)
     out: dict[str, Any] = {}
     for name, values in samples.items():
         values.sort()
@@ -154,7 +156,7 @@ def bench_memory_and_delete(size: int, rounds: int, per_round: int) -> dict[str,
     gc.collect()
     rss_after = vm_status("VmRSS")
     peak = vm_status("VmHWM")
-    sample = large.service.store.partition(large.site.name, large.provider).records
+    sample = large.service.store.partition("deployments", large.site.name, large.provider).records
     json_bytes = statistics.mean(len(dumps(record.data)) for record in list(sample.values())[:1000])
     small = Store()
     small.fill(SMALL_STORE)

@@ -526,7 +526,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
             large,
             small,
             "",
-            "the domain call alone, whose small store stays in the CPU cache (see the README); "
+            "the domain call alone, whose small store stays in the CPU cache (see docs/performance.md); "
             f"{small['samples']:,} deletes of each, alternated; p90 {large['p90_us']:.1f} vs {small['p90_us']:.1f} µs"
             + (f"; among {middle['stored']:,}: {middle['median_us']:.1f} µs" if middle else ""),
         )
@@ -538,7 +538,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
                 middle,
                 "",
                 "both stores far larger than the CPU cache: how the cost grows with the store once the "
-                "1,000-deployment store's advantage of fitting in cache is gone (see the README)",
+                "1,000-deployment store's advantage of fitting in cache is gone (see docs/performance.md)",
             )
         )
     if "delete_cold" in mem:
@@ -550,7 +550,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
                 ", each after emptying the CPU caches",
                 f"{cold_small['samples']:,} deletes of each, each after writing a 64 MiB buffer: the same cold "
                 "cache for both stores, so the store's size is the one difference (the control for the first "
-                "in-process row; see the README)",
+                "in-process row; see docs/performance.md)",
             )
         )
     per = mem["bytes_per_deployment"]
@@ -575,7 +575,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
     report.raw["reset"] = reset
     report.rows.append(
         Row(
-            name=f"Reset of {reset['stored']:,} stored deployments, `DeploymentService.reset()` (ms, issue 4)",
+            name=f"Reset of {reset['stored']:,} stored deployments, `DeploymentService.reset()` (ms)",
             emulator=f"{reset['median_ms']:.0f}",
             baseline="—",
             measured=f"{reset['median_ms']:.0f} ms",
@@ -589,7 +589,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
     if "skipped" in journal:
         report.rows.append(
             Row(
-                name="Journal at its cap (issue 4)",
+                name="Journal at its cap",
                 emulator="—",
                 baseline="—",
                 measured="—",
@@ -601,7 +601,7 @@ def domain_benchmarks(plan: Plan, report: Report) -> None:
     else:
         report.rows.append(
             Row(
-                name=f"Journal at its cap of {journal['capacity']:,} entries: one more call (µs, issue 4)",
+                name=f"Journal at its cap of {journal['capacity']:,} entries: one more call (µs)",
                 emulator=f"{journal['median_us_per_call_at_cap']:.1f}",
                 baseline="—",
                 measured=f"{journal['median_us_per_call_at_cap']:.1f} µs",

@@ -1,3 +1,3 @@
 """A local, stateful emulator of the Jira Software Cloud Deployments API."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

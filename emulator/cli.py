@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from emulator import __version__, config
 
 STARTUP_FAILURE = 3
 
 
-def _exit_with(code: int):  # type: ignore[no-untyped-def]
+def _exit_with(code: int) -> Callable[[int, object], None]:
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(code)
 
@@ -96,10 +99,10 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def tune_garbage_collector() -> None:
     """The emulator's own process only: a server under a submit load keeps tens of thousands of pending
-    writes alive for the apply delay, and with the default thresholds the cyclic collector walked them
-    about twice per request, 40% of the server's time (README, Performance). Its data forms no
-    reference cycles, so collecting less often costs no memory worth counting. Not done by
-    ``create_app``: in-process users own their interpreter's collector."""
+    writes alive for the apply delay, which the default thresholds make the cyclic collector walk over and
+    over (see the performance docs). Its data forms no reference cycles, so collecting less often costs
+    no memory worth counting. Not done by ``create_app``: in-process users own their interpreter's
+    collector."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
@@ -111,7 +114,7 @@ TOKEN_EXAMPLE = (
 )
 
 
-def add_token_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "token",
         help="print a Connect JWT for one request, or an OAuth access token",
@@ -142,14 +145,8 @@ def add_token_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def token(args: argparse.Namespace) -> int:
-    import os
-    import time
-
-    from emulator.auth.oauth import DEFAULT_TTL as OAUTH_TTL
-    from emulator.auth.oauth import mint_access_token
+    """``jira-deployments-emulator token``: print a Connect JWT for one request, or an OAuth access token."""
     from emulator.fixtures import FixtureError, load_fixtures
-    from emulator.tokens import DEFAULT_TTL as CONNECT_TTL
-    from emulator.tokens import connect_token
 
     def fail(message: str) -> int:
         print(f"jira-deployments-emulator token: {message}", file=sys.stderr)
@@ -168,27 +165,37 @@ def token(args: argparse.Namespace) -> int:
     site = sites.default if args.site is None else sites.get(args.site)
     if site is None:
         return fail(f"no site named {args.site!r} (sites: {', '.join(s.name for s in sites)})")
-    now = time.time()
-    if args.app is not None:
-        app = site.connect_apps.get(args.app)
-        if app is None:
-            known = ", ".join(site.connect_apps) or "none"
-            return fail(f"no Connect app {args.app!r} on site {site.name!r} (apps: {known})")
-        value = connect_token(
-            app.key,
-            app.shared_secret,
-            args.method,
-            args.url,
-            now=now,
-            ttl=args.ttl or CONNECT_TTL,
-            context_path=site.context_path,
-        )
-        print(f"Authorization: JWT {value}" if args.header else value)
-        return 0
-    client = site.oauth_clients.get(args.oauth_client)
-    if client is None:
-        known = ", ".join(site.oauth_clients) or "none"
-        return fail(f"no OAuth client {args.oauth_client!r} on site {site.name!r} (clients: {known})")
-    value = mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=now, ttl=args.ttl or OAUTH_TTL)
-    print(f"Authorization: Bearer {value}" if args.header else value)
+    try:
+        value = _connect_token(site, args) if args.app is not None else _oauth_token(site, args)
+    except LookupError as exc:
+        return fail(str(exc.args[0]))
+    scheme = "JWT" if args.app is not None else "Bearer"
+    print(f"Authorization: {scheme} {value}" if args.header else value)
     return 0
+
+
+def _connect_token(site: Any, args: argparse.Namespace) -> str:
+    from emulator.tokens import DEFAULT_TTL, connect_token
+
+    app = _installed(site, site.connect_apps, args.app, "Connect app", "apps")
+    ttl = args.ttl or DEFAULT_TTL
+    return connect_token(
+        app.key, app.shared_secret, args.method, args.url, now=time.time(), ttl=ttl, context_path=site.context_path
+    )
+
+
+def _oauth_token(site: Any, args: argparse.Namespace) -> str:
+    from emulator.auth.oauth import DEFAULT_TTL, mint_access_token
+
+    client = _installed(site, site.oauth_clients, args.oauth_client, "OAuth client", "clients")
+    ttl = args.ttl or DEFAULT_TTL
+    return mint_access_token(client.client_id, client.client_secret, site.cloud_id, now=time.time(), ttl=ttl)
+
+
+def _installed(site: Any, installed: dict[str, Any], name: str, what: str, plural: str) -> Any:
+    """The app or client ``name`` installed on ``site``; LookupError naming the ones there are otherwise."""
+    found = installed.get(name)
+    if found is None:
+        known = ", ".join(installed) or "none"
+        raise LookupError(f"no {what} {name!r} on site {site.name!r} ({plural}: {known})")
+    return found

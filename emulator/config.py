@@ -39,38 +39,35 @@ class Settings:
     max_connections: int = 1024  # open connections; past it, the oldest idle one is closed, or the new one gets 503
 
     def __post_init__(self) -> None:
-        if self.apply_delay < 0:
-            raise ValueError("apply delay must be >= 0 seconds")
-        if not 0 <= self.port <= 65535:
-            raise ValueError("port must be between 0 and 65535")
-        if self.jitter < 0:
-            raise ValueError("jitter must be >= 0 seconds")
-        if self.rate_limit is not None:
-            rate, _, burst = self.rate_limit.partition("/")
-            try:
-                ok = float(rate) > 0 and int(burst) >= 1
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ValueError(f"rate limit must be RATE/BURST, e.g. 10/20, got {self.rate_limit!r}")
-        if self.max_pending < 1:
-            raise ValueError("max pending must be >= 1")
-        if self.journal_size < 1:
-            raise ValueError("journal size must be >= 1")
-        if self.log_format not in ("text", "json"):
-            raise ValueError("log format must be text or json")
-        if self.oauth_token_ttl < 1:
-            raise ValueError("OAuth token lifetime must be >= 1 second")
-        if self.max_body_bytes < 1:
-            raise ValueError("max body bytes must be >= 1")
-        if not self.header_timeout > 0:
-            raise ValueError("header timeout must be > 0 seconds")
-        if self.max_header_bytes < 1024:
-            raise ValueError("max header bytes must be >= 1024")
-        if self.max_connections < 1:
-            raise ValueError("max connections must be >= 1")
-        if self.control_token is not None and not self.control_token.strip():
-            raise ValueError("control token must not be blank")
+        checks = (
+            (self.apply_delay >= 0, "apply delay must be >= 0 seconds"),
+            (0 <= self.port <= 65535, "port must be between 0 and 65535"),
+            (self.jitter >= 0, "jitter must be >= 0 seconds"),
+            (_is_rate_limit(self.rate_limit), f"rate limit must be RATE/BURST, e.g. 10/20, got {self.rate_limit!r}"),
+            (self.max_pending >= 1, "max pending must be >= 1"),
+            (self.journal_size >= 1, "journal size must be >= 1"),
+            (self.log_format in ("text", "json"), "log format must be text or json"),
+            (self.oauth_token_ttl >= 1, "OAuth token lifetime must be >= 1 second"),
+            (self.max_body_bytes >= 1, "max body bytes must be >= 1"),
+            (self.header_timeout > 0, "header timeout must be > 0 seconds"),
+            (self.max_header_bytes >= 1024, "max header bytes must be >= 1024"),
+            (self.max_connections >= 1, "max connections must be >= 1"),
+            (self.control_token is None or bool(self.control_token.strip()), "control token must not be blank"),
+        )
+        for holds, message in checks:
+            if not holds:
+                raise ValueError(message)
+
+
+def _is_rate_limit(text: str | None) -> bool:
+    """None (no limit), or ``RATE/BURST``: a positive rate and a whole burst of at least 1."""
+    if text is None:
+        return True
+    rate, _, burst = text.partition("/")
+    try:
+        return float(rate) > 0 and int(burst) >= 1
+    except ValueError:
+        return False
 
 
 HELP = {

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
-from emulator.journal import iso
+from emulator.domain.clock import iso
+from emulator.domain.kinds import Kind
+from emulator.domain.model import EntityInput, Key, Provider
 
 FINDINGS_HEADER = "X-Emulator-Findings"
 FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
@@ -169,8 +170,10 @@ class ContractChecker:
     """Per-emulator memory the checks need, and the report they feed."""
 
     def __init__(self) -> None:
-        self._highest: dict[tuple[str, Provider, str, str], int] = {}
-        self._polled: dict[tuple[str, Provider, DeploymentKey], float] = {}
+        # the highest number accepted per (kind, site, provider, group): a key's group is the key without its
+        # number (a deployment's pipeline and environment, a build's pipeline)
+        self._highest: dict[tuple[str, str, Provider, Key], int] = {}
+        self._polled: dict[tuple[str, Provider, Key], float] = {}
         self._report: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     # -- checks -------------------------------------------------------------------------------
@@ -187,9 +190,10 @@ class ContractChecker:
 
     def submission(
         self,
+        kind: Kind,
         site: str,
         provider: Provider,
-        deployments: Iterable[DeploymentInput],
+        deployments: Iterable[EntityInput],
         latest: Any,
         now: float,
     ) -> list[Finding]:
@@ -203,42 +207,23 @@ class ContractChecker:
                 found.append(Finding("deprecated-issue-keys", f"{_show(key)} sends 'issueKeys'"))
             before = latest(key)
             if before is not None:
-                usn, earlier = before
-                if dep.update_sequence_number <= usn and not _same_apart_from_usn(earlier, dep):
-                    found.append(
-                        Finding(
-                            "lost-update",
-                            f"{_show(key)}: updateSequenceNumber {dep.update_sequence_number} does not grow past "
-                            f"{usn}, and the data differs",
-                        )
-                    )
+                if dep.update_sequence_number <= before[0] and not _same_apart_from_usn(before[1], dep):
+                    found.append(_lost_update(dep, before[0]))
             else:
-                index = (site, provider, key.pipeline_id, key.environment_id)
-                highest = self._highest.get(index)
-                if highest is not None and key.sequence_number < highest:
-                    found.append(
-                        Finding(
-                            "sequence-number-went-backwards",
-                            f"{_show(key)}: deploymentSequenceNumber {key.sequence_number} after {highest}",
-                        )
-                    )
+                highest = self._highest.get((kind.name, site, provider, key[:-1]))
+                if highest is not None and key[-1] < highest:
+                    detail = f"{_show(key)}: {kind.number} {key[-1]} after {highest}"
+                    found.append(Finding("sequence-number-went-backwards", detail))
             updated = epochs.get(dep.last_updated, _UNSEEN)
             if updated is _UNSEEN:
                 updated = epochs[dep.last_updated] = _epoch(dep.last_updated)
-            if updated is not None and updated > now + FUTURE_SLACK:
-                found.append(
-                    Finding(
-                        "last-updated-in-future",
-                        f"{_show(key)}: lastUpdated {dep.last_updated} is ahead of {iso(now)}",
-                    )
-                )
-            elif updated is not None and updated < now - FAR_PAST:
-                found.append(Finding("last-updated-far-past", f"{_show(key)}: lastUpdated {dep.last_updated}"))
+            if updated is not None and not now - FAR_PAST <= updated <= now + FUTURE_SLACK:
+                found.append(_out_of_time(dep, updated, now))
         return found
 
     def text_lengths(
         self,
-        deployments: Iterable[DeploymentInput],
+        deployments: Iterable[EntityInput],
         properties: dict[str, Any],
         limits: dict[tuple[str, ...], int],
     ) -> list[Finding]:
@@ -252,20 +237,20 @@ class ContractChecker:
             found += _overruns(dep.data, ("deployments",), "", limits, _show(dep.key))
         return found
 
-    def accepted(self, site: str, provider: Provider, keys: Iterable[DeploymentKey]) -> None:
-        highest: dict[tuple[str, str], int] = {}  # a request's keys mostly share pipeline and environment
-        pair, top = None, 0
+    def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:
+        highest: dict[Key, int] = {}  # a request's keys mostly share their group
+        group, top = None, 0
         for key in keys:
-            if key[:2] != pair:  # a run of keys of one pipeline and environment needs no dict
-                if pair is not None:
-                    highest[pair] = max(highest.get(pair, top), top)
-                pair, top = key[:2], key[2]
-            elif key[2] > top:
-                top = key[2]
-        if pair is not None:
-            highest[pair] = max(highest.get(pair, top), top)
-        for (pipeline, environment), number in highest.items():
-            index = (site, provider, pipeline, environment)
+            if key[:-1] != group:  # a run of keys of one group needs no dict
+                if group is not None:
+                    highest[group] = max(highest.get(group, top), top)
+                group, top = key[:-1], key[-1]
+            elif key[-1] > top:
+                top = key[-1]
+        if group is not None:
+            highest[group] = max(highest.get(group, top), top)
+        for group, number in highest.items():
+            index = (kind.name, site, provider, group)
             self._highest[index] = max(self._highest.get(index, number), number)
 
     def unknown(self, unknown_issue_keys: list[str], unknown_associations: list[dict[str, Any]]) -> list[Finding]:
@@ -285,10 +270,10 @@ class ContractChecker:
             )
         ]
 
-    def read(self, key: DeploymentKey, pending: bool) -> list[Finding]:
+    def read(self, key: Key, pending: bool) -> list[Finding]:
         return [Finding("read-before-visible", f"{_show(key)} has a pending write")] if pending else []
 
-    def poll(self, site: str, provider: Provider, key: DeploymentKey, now: float) -> list[Finding]:
+    def poll(self, site: str, provider: Provider, key: Key, now: float) -> list[Finding]:
         index = (site, provider, key)
         last = self._polled.get(index)
         self._polled[index] = now
@@ -298,7 +283,9 @@ class ContractChecker:
 
     # -- the report ---------------------------------------------------------------------------
 
-    def record(self, site: str | None, provider: str | None, findings: list[Finding], example: dict[str, Any]) -> None:
+    def record(
+        self, site: str | None, provider: str | None, findings: Sequence[Finding], example: dict[str, Any]
+    ) -> None:
         if not findings:
             return
         per_rule = self._report.setdefault((site or "", provider or ""), {})
@@ -334,10 +321,24 @@ class ContractChecker:
             self._polled.clear()
             self._report.clear()
             return
-        self._highest = {k: v for k, v in self._highest.items() if k[0] != site}
+        self._highest = {k: v for k, v in self._highest.items() if k[1] != site}
         self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
         self._report = {k: v for k, v in self._report.items() if k[0] != site}
 
 
-def _show(key: DeploymentKey) -> str:
-    return f"({key.pipeline_id!r}, {key.environment_id!r}, {key.sequence_number})"
+def _lost_update(dep: EntityInput, usn: int) -> Finding:
+    grew = f"updateSequenceNumber {dep.update_sequence_number} does not grow past {usn}"
+    return Finding("lost-update", f"{_show(dep.key)}: {grew}, and the data differs")
+
+
+def _out_of_time(dep: EntityInput, updated: float, now: float) -> Finding:
+    """The finding of a lastUpdated too far ahead of ``now`` (a mistake) or behind it (a risk)."""
+    if updated > now:
+        return Finding(
+            "last-updated-in-future", f"{_show(dep.key)}: lastUpdated {dep.last_updated} is ahead of {iso(now)}"
+        )
+    return Finding("last-updated-far-past", f"{_show(dep.key)}: lastUpdated {dep.last_updated}")
+
+
+def _show(key: Key) -> str:
+    return "(" + ", ".join(map(repr, key)) + ")"

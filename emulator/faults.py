@@ -14,7 +14,7 @@ import math
 import random
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any
 
 from msgspec import Meta, Struct
 from msgspec.structs import asdict
@@ -22,15 +22,6 @@ from msgspec.structs import asdict
 if TYPE_CHECKING:
     from emulator.validation import Problem
 
-Operation = Literal[
-    "submitDeployments",
-    "getDeploymentByKey",
-    "deleteDeploymentByKey",
-    "deleteDeploymentsByProperty",
-    "getDeploymentGatingStatusByKey",
-]
-OPERATIONS: tuple[str, ...] = get_args(Operation)
-OPERATION_METHODS = dict(zip(OPERATIONS, ("POST", "GET", "DELETE", "DELETE", "GET"), strict=True))
 DEFAULT_RETRY_AFTER = 1  # seconds, for a 429 rule that names none
 EPSILON = 1e-9  # token slack for float rounding, so a client that waits the advertised time gets in
 
@@ -46,7 +37,7 @@ class FaultSpecError(ValueError):
 class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
     """A rule as posted (camelCase keys, strict JSON types: no "5" for 5, no 5.0 for 5)."""
 
-    operation: Operation | None = None
+    operation: Annotated[str, Meta(min_length=1)] | None = None
     method: Annotated[str, Meta(pattern=r"^[A-Za-z]+\Z")] | None = None
     site: Annotated[str, Meta(min_length=1)] | None = None
     provider: Annotated[str, Meta(pattern=r"^(connect|oauth):.+\Z")] | None = None
@@ -62,7 +53,7 @@ class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
 
 SPEC_KEYS = tuple(sorted(_Spec.__struct_encode_fields__))
 _EXPECTED = {
-    "operation": "one of " + ", ".join(OPERATIONS) + " (or null for any)",
+    "operation": "an operationId of the Jira surface, such as submitDeployments (or null for any)",
     "method": "an HTTP method name such as GET (or null for any)",
     "site": "a site name (or null for any)",
     "provider": "'connect:<appKey>' or 'oauth:<clientId>' (or null for any)",
@@ -101,7 +92,7 @@ def _message(problem: Problem) -> str:
     return f"{key} must be {_EXPECTED[key]}, got {_show(problem.input)}"
 
 
-def _parse(spec: Mapping[str, Any]) -> _Spec:
+def _parse(spec: Mapping[str, Any], operations: Mapping[str, str]) -> _Spec:
     if not isinstance(spec, Mapping):
         raise FaultSpecError(f"a fault rule must be a JSON object, got {_show(spec)}")
     from emulator.validation import Invalid, convert  # adding a rule is never start-up work
@@ -110,6 +101,15 @@ def _parse(spec: Mapping[str, Any]) -> _Spec:
         s = convert(dict(spec), _Spec, strict=True)
     except Invalid as exc:
         raise FaultSpecError("; ".join(_message(p) for p in exc.problems)) from None
+    _check_answer(s)
+    _check_operation(s, operations)
+    if s.status is None and s.latency_ms == 0 and not s.drop_connection:
+        raise FaultSpecError("the rule does nothing: give a status, a latencyMs above 0, or dropConnection")
+    return s
+
+
+def _check_answer(s: _Spec) -> None:
+    """A rule answers with a status, or drops the connection, or only waits: its parts must fit which."""
     if s.drop_connection and s.status is not None:
         raise FaultSpecError("dropConnection sends no answer, so it takes no status")
     if s.status is None:
@@ -118,12 +118,16 @@ def _parse(spec: Mapping[str, Any]) -> _Spec:
                 raise FaultSpecError(f"{key} needs a status to answer with")
     if s.retry_after is not None and s.status not in (429, 503):
         raise FaultSpecError(f"retryAfter applies only to status 429 or 503, not {s.status}")
-    expected = OPERATION_METHODS.get(s.operation or "")
+
+
+def _check_operation(s: _Spec, operations: Mapping[str, str]) -> None:
+    """A rule's operation is one the Jira surface declares, and its method can be that operation's."""
+    if s.operation is not None and s.operation not in operations:
+        known = ", ".join(operations)
+        raise FaultSpecError(f"operation must be one of {known} (or null for any), got {_show(s.operation)}")
+    expected = operations.get(s.operation or "")
     if s.method and expected and s.method.upper() != expected:
         raise FaultSpecError(f"method {s.method.upper()} never matches {s.operation}, which is {expected}")
-    if s.status is None and s.latency_ms == 0 and not s.drop_connection:
-        raise FaultSpecError("the rule does nothing: give a status, a latencyMs above 0, or dropConnection")
-    return s
 
 
 class FaultRule(Struct):
@@ -166,14 +170,16 @@ class FaultRule(Struct):
 class FaultSet:
     """The fault rules in insertion order; ids ("f1", "f2", ...) are never reused, even after clear()."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, rng: random.Random | None = None, *, operations: Mapping[str, str] | None = None) -> None:
+        """``operations``: the operationIds a rule may name, each with its method."""
         self._rng = rng if rng is not None else random.Random()
+        self.operations = dict(operations or {})
         self._rules: dict[str, FaultRule] = {}
         self._next = 1
 
     def add(self, spec: Mapping[str, Any]) -> FaultRule:
         """Validate a rule as a user posts it (camelCase JSON) and append it; FaultSpecError if invalid."""
-        s = _parse(spec)
+        s = _parse(spec, self.operations)
         data = asdict(s)  # snake_case, the FaultRule field names
         data.update(method=s.method.upper() if s.method else None, body=copy.deepcopy(s.body))
         if s.status == 429 and s.retry_after is None:
@@ -185,6 +191,9 @@ class FaultSet:
 
     def rules(self) -> list[FaultRule]:
         return list(self._rules.values())
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
     def remove(self, rule_id: str) -> bool:
         return self._rules.pop(rule_id, None) is not None
@@ -271,6 +280,9 @@ class RateLimits:
 
     def sites(self) -> list[str]:
         return sorted(self._buckets)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def check(self, site: str, now: float) -> float:
         """0.0 when the call may go on (or the site has no limit); else the seconds to wait."""

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
-from emulator.domain.model import DeploymentInput, Provider
+from emulator.domain.kinds import Kind
+from emulator.domain.model import EntityInput, Provider
 from emulator.domain.sites import MODULE, ConnectApp, GatingRules, OAuthClient, Site, SiteRegistry
 
 ENV_TYPES = Literal["unmapped", "development", "testing", "staging", "production"]
@@ -37,12 +38,12 @@ class _Spec(Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
     """camelCase keys (the Python names are accepted too, see ``parse``); unknown keys are refused."""
 
 
-class ProjectSpec(_Spec):
+class ProjectSpec(_Spec, frozen=True):
     key: ProjectKey
     max_issue_number: Annotated[int, Meta(ge=1)] | None = None
 
 
-class ConnectAppSpec(_Spec):
+class ConnectAppSpec(_Spec, frozen=True):
     """An installed app: flat (``key``, ``scopes``, ``modules``) or with the app's whole ``descriptor``."""
 
     key: Annotated[str, Meta(min_length=1, max_length=255)]
@@ -72,7 +73,7 @@ class ConnectAppSpec(_Spec):
         )
 
 
-class OAuthClientSpec(_Spec):
+class OAuthClientSpec(_Spec, frozen=True):
     client_id: NonEmpty
     client_secret: NonEmpty
     permissions: list[str] = field(default_factory=lambda: ["deployments"])
@@ -81,7 +82,7 @@ class OAuthClientSpec(_Spec):
         return OAuthClient(self.client_id, self.client_secret, frozenset(self.permissions))
 
 
-class AutoDecisionSpec(_Spec):
+class AutoDecisionSpec(_Spec, frozen=True):
     status: Literal["allowed", "prevented", "invalid"]
     after_seconds: Annotated[float, Meta(ge=0)] | None = None
     after_polls: Annotated[int, Meta(ge=1)] | None = None
@@ -91,13 +92,13 @@ class AutoDecisionSpec(_Spec):
             raise ValueError("autoDecision needs afterSeconds or afterPolls")
 
 
-class GatingSpec(_Spec):
+class GatingSpec(_Spec, frozen=True):
     environment_types: list[ENV_TYPES] = field(default_factory=lambda: ["production"])
     auto_decision: AutoDecisionSpec | None = None
     change_project: ProjectKey = "CHG"
 
 
-class SiteSpec(_Spec):
+class SiteSpec(_Spec, frozen=True):
     name: NonEmpty
     base_url: Annotated[str, Meta(pattern=r"^https?://[^/\s]+(/\S*)?\Z")]
     cloud_id: NonEmpty
@@ -134,7 +135,7 @@ class SiteSpec(_Spec):
         )
 
 
-class SeedSpec(_Spec, kw_only=True):
+class SeedSpec(_Spec, frozen=True, kw_only=True):
     site: str | None = None
     app: str | None = None
     oauth_client: str | None = None
@@ -147,7 +148,7 @@ class SeedSpec(_Spec, kw_only=True):
             raise ValueError("give at least one deployment")
 
 
-class FixtureFile(_Spec):
+class FixtureFile(_Spec, frozen=True):
     sites: list[SiteSpec] = []
     deployments: list[SeedSpec] = []
 
@@ -170,10 +171,12 @@ def parse(raw: Any, kind: type[Any]) -> Any:
 
 
 class Seed:
-    """Deployments a fixture stores at start-up, already validated."""
+    """Entities a fixture stores at start-up, already validated: of one kind, site and provider."""
 
-    def __init__(self, site: Site, provider: Provider, deployments: list[DeploymentInput], properties: dict[str, str]):
-        self.site, self.provider, self.deployments, self.properties = site, provider, deployments, properties
+    def __init__(
+        self, kind: Kind, site: Site, provider: Provider, entities: list[EntityInput], properties: dict[str, str]
+    ) -> None:
+        self.kind, self.site, self.provider, self.entities, self.properties = kind, site, provider, entities, properties
 
 
 def default_fixture_path() -> Path:
@@ -214,7 +217,8 @@ def _read(path: Path) -> FixtureFile:
 
 def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
     """Read fixtures into a site registry and the deployments to seed; FixtureError on any problem."""
-    from emulator.api.submission import RejectedInput, RequestInvalid, parse_submission
+    from emulator.api.families import DEPLOYMENTS
+    from emulator.api.submissions import RejectedInput, RequestInvalid
 
     files = _files(Path(path) if path is not None else default_fixture_path())
     specs = [(f, _read(f)) for f in files]
@@ -237,14 +241,14 @@ def load_fixtures(path: str | Path | None) -> tuple[SiteRegistry, list[Seed]]:
             provider = _seed_provider(site, seed, where)
             body = {"deployments": seed.deployments, "properties": seed.properties}
             try:
-                submission = parse_submission(json.dumps(body).encode())
+                submission = DEPLOYMENTS.parser.parse(json.dumps(body).encode())
             except RequestInvalid as exc:
                 raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
             bad = [item for item in submission.items if isinstance(item, RejectedInput)]
             if bad:
                 raise FixtureError(f"{where}: {bad[0].key}: {'; '.join(bad[0].messages)}")
-            good = [item for item in submission.items if isinstance(item, DeploymentInput)]
-            seeds.append(Seed(site, provider, good, submission.properties))
+            good = [item for item in submission.items if isinstance(item, EntityInput)]
+            seeds.append(Seed(DEPLOYMENTS.kind, site, provider, good, submission.properties))
     return registry, seeds
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from emulator.domain.clock import iso
 
 BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
 FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
@@ -38,8 +40,9 @@ FIELDS = (
 )
 _POSITION = {name: position for position, name in enumerate(FIELDS)}
 
-# The fields a caller may leave out (findings, when left out, are a new empty list)
+# The fields ``Journal.record`` may be given without
 _DEFAULTS: dict[str, Any] = {
+    "findings": (),
     "request_body": None,  # clipped to BODY_KEPT bytes; decoded only when read
     "response_body": None,
     "request_size": 0,
@@ -49,9 +52,10 @@ _DEFAULTS: dict[str, Any] = {
 
 class Entry:
     """One journalled call. Recording one is on every call's path and reading one is rare, so an entry
-    keeps the fields it was recorded with as they came (one dict) and looks them up when read."""
+    keeps the fields it was recorded with as they came (one tuple, in ``FIELDS`` order) and shows them
+    when read."""
 
-    __slots__ = ("_fields", "id")
+    __slots__ = ("_fields", "_key_json", "id")
 
     id: int
     time: float
@@ -71,9 +75,10 @@ class Entry:
     request_size: int
     response_size: int
 
-    def __init__(self, id: int, fields: dict[str, Any] | tuple[Any, ...]) -> None:
+    def __init__(self, id: int, fields: tuple[Any, ...], key_json: KeyJson = None) -> None:
         self.id = id
         self._fields = fields
+        self._key_json = key_json
 
     def __getattr__(self, name: str) -> Any:
         # only called for what is not a slot, i.e. every recorded field (and "_fields" of an entry made
@@ -81,31 +86,20 @@ class Entry:
         if name.startswith("_"):
             raise AttributeError(name)
         fields = self._fields
-        if type(fields) is tuple:  # recorded by record_values: every field, in FIELDS order
-            position = _POSITION.get(name)
-            if position is None:
-                raise AttributeError(f"journal entry has no field {name!r}")
-            value = fields[position]
-            if name == "touched":
-                return _touched_json(value, fields[_POSITION["response_body"]])
-            if name == "provider" and value is not None:
-                return str(value)  # recorded as the Provider, shown as "connect:app-key"
-            return value
-        try:
-            value = fields[name]
-        except KeyError:
-            pass
-        else:
-            return _touched_json(value, fields.get("response_body")) if name == "touched" else value
+        position = _POSITION.get(name)
+        if position is None:
+            raise AttributeError(f"journal entry has no field {name!r}")
+        value = fields[position]
+        if name == "touched":
+            return self._touched(value, fields[_POSITION["response_body"]], fields[_POSITION["operation"]])
+        if name == "provider" and value is not None:
+            return str(value)  # recorded as the Provider, shown as "connect:app-key"
         if name == "findings":
-            return []
-        if name in _DEFAULTS:
-            return _DEFAULTS[name]
-        raise AttributeError(f"journal entry has no field {name!r}")
+            return list(value)
+        return value
 
     def __repr__(self) -> str:
-        fields = self._fields
-        pairs = zip(FIELDS, fields, strict=True) if type(fields) is tuple else fields.items()
+        pairs = zip(FIELDS, self._fields, strict=True)
         return f"Entry(id={self.id}, {', '.join(f'{k}={v!r}' for k, v in pairs)})"
 
     def to_json(self, *, bodies: bool = False) -> dict[str, Any]:
@@ -129,30 +123,30 @@ class Entry:
             out["responseBody"] = _text(self.response_body, self.response_size)
         return out
 
-
-# What a submit records as its touched deployments when its whole answer is journalled: they are that
-# answer's acceptedDeployments, read from it when the entry is read. Kept as keys, a thousand journalled
-# submits held 100,000 of them, and each call freed the 100 of the entry it pushed out, long out of the CPU
-# cache: about 5% of a submit's time over HTTP.
-ACCEPTED_IN_RESPONSE = ("acceptedDeployments",)
-
-
-def _touched_json(keys: list[Any], response_body: bytes | None) -> list[dict[str, Any]]:
-    """Touched deployments are recorded as their keys, (pipelineId, environmentId, deploymentSequenceNumber)
-    tuples, or as ACCEPTED_IN_RESPONSE, and shown as objects: a submit touches up to 100, and most entries
-    are never read."""
-    if keys is ACCEPTED_IN_RESPONSE:
-        return json.loads(response_body or b"{}").get("acceptedDeployments", [])  # type: ignore[no-any-return]
-    return [
-        key
-        if isinstance(key, dict)
-        else {"pipelineId": key[0], "environmentId": key[1], "deploymentSequenceNumber": key[2]}
-        for key in keys
-    ]
+    def _touched(self, keys: Any, response_body: bytes | None, operation: str | None) -> list[Any]:
+        """Touched entities are recorded as their keys, or as an AcceptedInResponse, and shown as objects: a
+        submit touches up to 100, and most entries are never read."""
+        if isinstance(keys, AcceptedInResponse):
+            found: list[dict[str, Any]] = json.loads(response_body or b"{}").get(keys.field, [])
+            return found
+        render = self._key_json
+        if render is None:
+            return [key if isinstance(key, dict) else list(key) for key in keys]
+        return [key if isinstance(key, dict) else render(operation, key) for key in keys]
 
 
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class AcceptedInResponse:
+    """What a submit records as its touched entities when its whole answer is journalled: they are that
+    answer's list of accepted keys (``field``), read from it when the entry is read. A thousand journalled
+    submits would otherwise hold 100,000 keys, each call freeing the 100 of the entry it pushed out."""
+
+    __slots__ = ("field",)
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+
+KeyJson = Callable[[str | None, Any], dict[str, Any]] | None  # (operation, key) -> the key as Jira writes it
 
 
 def clip(data: bytes | None) -> bytes | None:
@@ -185,29 +179,27 @@ def parse_since(value: str) -> float:
 
 
 class Journal:
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self, capacity: int = 1000, key_json: KeyJson = None) -> None:
+        """``key_json(operation, key)`` shows a touched key as the operation's family writes it."""
         assert capacity >= 1, "the journal keeps at least one entry"
         self.capacity = capacity
+        self.key_json = key_json
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
         self.dropped = 0
 
     def record(self, **fields: Any) -> Entry:
-        """Journal one call; ``fields`` are Entry's (time, method, path, ... response_size)."""
-        if len(self._entries) == self.capacity:
-            self.dropped += 1
-        entry = Entry(next(self._ids), fields)
-        self._entries.append(entry)
-        return entry
+        """Journal one call; ``fields`` are Entry's (time, method, path, ... response_size), the ones of
+        ``_DEFAULTS`` optional."""
+        return self.record_values(tuple(fields[name] if name in fields else _DEFAULTS[name] for name in FIELDS))
 
     def record_values(self, values: tuple[Any, ...]) -> Entry:
-        """Journal one call from all its fields, in ``FIELDS`` order: what the emulator does on every call.
-        A tuple of 16 is a sixth of the memory of the same fields as a dict, and in the running server the
-        dict an entry used to make, and the one it pushed out of the ring, cost about 7 µs a call."""
+        """Journal one call from all its fields, in ``FIELDS`` order: what the emulator does on every call
+        (a tuple is a fraction of the memory of the same fields as a dict)."""
         assert len(values) == len(FIELDS), "record_values takes every field, in FIELDS order"
         if len(self._entries) == self.capacity:
             self.dropped += 1
-        entry = Entry(next(self._ids), values)  # type: ignore[arg-type]
+        entry = Entry(next(self._ids), values, self.key_json)
         self._entries.append(entry)
         return entry
 

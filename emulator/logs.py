@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from emulator.api.handlers import Call
+
+class Call(Protocol):
+    """What the log reads of one call to the Jira surface (``emulator.api.calls.Call``)."""
+
+    method: str
+    raw_path: str
+    operation: str | None
+    site: str | None
+    provider: Any
+    status: int
+    latency_ms: float
+    summary: str
+    reason: str | None
+
+    @property
+    def findings(self) -> list[dict[str, Any]]: ...
+
 
 log = logging.getLogger("emulator.calls")
 

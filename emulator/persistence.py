@@ -20,20 +20,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from emulator.domain.kinds import DEPLOYMENTS
 from emulator.domain.model import (
     Association,
     DeploymentInput,
     DeploymentKey,
     GatingState,
+    Key,
     Provider,
     StoredDeployment,
 )
 from emulator.domain.queue import DeleteByKey, DeleteByProperties, Operation, Pending, Upsert
-from emulator.domain.service import Applied, DeploymentService
+from emulator.domain.service import Applied, DevOpsService
 from emulator.domain.sites import ConnectApp, GatingRules, OAuthClient, Site
 
 FORMAT = "jira-deployments-emulator"
@@ -50,8 +52,8 @@ class PersistenceError(Exception):
 # -- to and from JSON --------------------------------------------------------------------------------
 
 
-def _key(key: DeploymentKey) -> list[Any]:
-    return [key.pipeline_id, key.environment_id, key.sequence_number]
+def _key(key: Key) -> list[Any]:
+    return list(key)
 
 
 def _deployment(d: DeploymentInput) -> dict[str, Any]:
@@ -81,7 +83,8 @@ def _deployment_from(j: dict[str, Any]) -> DeploymentInput:
 def _op(op: Operation) -> dict[str, Any]:
     base = {"site": op.site, "provider": list(op.provider)}
     if isinstance(op, Upsert):
-        return {**base, "kind": "upsert", "deployment": _deployment(op.deployment), "properties": op.properties}
+        assert isinstance(op.entity, DeploymentInput)
+        return {**base, "kind": "upsert", "deployment": _deployment(op.entity), "properties": op.properties}
     if isinstance(op, DeleteByKey):
         return {**base, "kind": "deleteByKey", "key": _key(op.key), "max": op.max_update_sequence_number}
     return {**base, "kind": "deleteByProperties", "properties": op.properties, "max": op.max_update_sequence_number}
@@ -89,11 +92,12 @@ def _op(op: Operation) -> dict[str, Any]:
 
 def _op_from(j: dict[str, Any]) -> Operation:
     site, provider = j["site"], Provider(*j["provider"])
+    kind = DEPLOYMENTS.name
     if j["kind"] == "upsert":
-        return Upsert(site, provider, _deployment_from(j["deployment"]), j["properties"])
+        return Upsert(kind, site, provider, _deployment_from(j["deployment"]), j["properties"])
     if j["kind"] == "deleteByKey":
-        return DeleteByKey(site, provider, DeploymentKey(*j["key"]), j["max"])
-    return DeleteByProperties(site, provider, j["properties"], j["max"])
+        return DeleteByKey(kind, site, provider, DeploymentKey(*j["key"]), j["max"])
+    return DeleteByProperties(kind, site, provider, j["properties"], j["max"])
 
 
 def _gating(g: GatingState | None) -> dict[str, Any] | None:
@@ -157,21 +161,13 @@ def _site_from(j: dict[str, Any]) -> Site:
     )
 
 
-class _FixedClock:
-    def __init__(self, now: float) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now
-
-
 # -- the log and the snapshot ------------------------------------------------------------------------
 
 
 class DurableState:
     """Keeps one service's state in ``data_dir``; ``open()`` restores it, then every change is logged."""
 
-    def __init__(self, data_dir: str | Path, service: DeploymentService, *, compact_every: int = 50_000) -> None:
+    def __init__(self, data_dir: str | Path, service: DevOpsService, *, compact_every: int = 50_000) -> None:
         self.dir = Path(data_dir)
         self.service = service
         self.compact_every = compact_every
@@ -210,24 +206,21 @@ class DurableState:
             svc.sites.remove(site.name)
         for site in doc["sites"]:
             svc.sites.add(_site_from(site))
-        svc.store.clear()
-        svc.queue.clear()
+        svc.clear_data()
         for r in doc["records"]:
-            key = DeploymentKey(*r["key"])
-            svc.store.partition(r["site"], Provider(*r["provider"])).put(
-                StoredDeployment(
-                    key,
-                    r["usn"],
-                    r["body"].encode("utf-8"),
-                    r["properties"],
-                    r["envType"],
-                    r["appliedAt"],
-                    _gating_from(r["gating"]),
-                )
+            record = StoredDeployment(
+                DeploymentKey(*r["key"]),
+                r["usn"],
+                r["body"].encode("utf-8"),
+                r["properties"],
+                r["appliedAt"],
+                r["envType"],
+                _gating_from(r["gating"]),
             )
+            svc.restore_records(DEPLOYMENTS.name, r["site"], Provider(*r["provider"]), [record])
         for p in sorted(doc["pending"], key=lambda p: p["seq"]):  # in sequence order: see restore
-            svc.queue.restore(Pending(p["due"], p["seq"], p["acceptedAt"], _op_from(p["op"])))
-        svc.queue.restore_seq(doc["nextSeq"])
+            svc.replay_accepted(Pending(p["due"], p["seq"], p["acceptedAt"], _op_from(p["op"])))
+        svc.restore_sequence(doc["nextSeq"])
         return len(doc["records"]), len(doc["pending"])
 
     def _replay(self, path: Path) -> int:
@@ -240,37 +233,19 @@ class DurableState:
     def _replay_one(self, r: dict[str, Any]) -> None:
         svc, kind = self.service, r["t"]
         if kind == "accept":
-            svc.queue.restore(Pending(r["due"], r["seq"], r["acceptedAt"], _op_from(r["op"])))
+            svc.replay_accepted(Pending(r["due"], r["seq"], r["acceptedAt"], _op_from(r["op"])))
         elif kind == "applied":
-            item = svc.queue.take(r["seq"])
-            if item is not None:
-                clock, svc.clock = svc.clock, _FixedClock(r["at"])
-                try:
-                    svc.apply_one(item)
-                finally:
-                    svc.clock = clock
+            svc.replay_applied(r["seq"], r["at"])
         elif kind == "reset":
             svc.reset(r["site"])
         elif kind == "site-add":
             svc.add_site(_site_from(r["site"]))
         elif kind == "site-remove":
             svc.remove_site(r["name"])
-        elif kind in ("app-install", "app-uninstall", "client-add", "client-remove", "gating"):
+        elif kind in _SITE_CHANGES:
             site = svc.sites.get(r["site"])
-            if site is None:
-                return
-            if kind == "app-install":
-                svc.install_app(site, _app_from(r["app"]))
-            elif kind == "app-uninstall":
-                svc.uninstall_app(site, r["key"])
-            elif kind == "client-add":
-                svc.add_oauth_client(site, _client_from(r["client"]))
-            elif kind == "client-remove":
-                svc.remove_oauth_client(site, r["clientId"])
-            else:
-                record = svc.store.get(site.name, Provider(*r["provider"]), DeploymentKey(*r["key"]))
-                if record is not None:
-                    record.gating = _gating_from(r["gating"])
+            if site is not None:
+                _SITE_CHANGES[kind](svc, site, r)
         else:
             raise PersistenceError(f"{self.dir / WAL}: unknown record type {kind!r}")
 
@@ -333,11 +308,13 @@ class DurableState:
                     "appliedAt": r.applied_at,
                     "gating": _gating(r.gating),
                 }
-                for (site, provider), part in svc.store.partitions()
-                for r in part.records.values()
+                for _, site, provider, r in svc.records()
+                if isinstance(r, StoredDeployment)
             ],
-            "pending": [{"seq": p.seq, "acceptedAt": p.accepted_at, "due": p.due, "op": _op(p.op)} for p in svc.queue],
-            "nextSeq": svc.queue.next_seq,
+            "pending": [
+                {"seq": p.seq, "acceptedAt": p.accepted_at, "due": p.due, "op": _op(p.op)} for p in svc.pending()
+            ],
+            "nextSeq": svc.next_sequence(),
         }
         try:
             _atomic_write(self.dir / SNAPSHOT, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
@@ -363,6 +340,18 @@ class DurableState:
         self.compact()
         self._wal.close()
         self._wal = None
+
+
+# how a logged change to one site is made again
+_SITE_CHANGES: dict[str, Callable[[DevOpsService, Site, dict[str, Any]], Any]] = {
+    "app-install": lambda svc, site, r: svc.install_app(site, _app_from(r["app"])),
+    "app-uninstall": lambda svc, site, r: svc.uninstall_app(site, r["key"]),
+    "client-add": lambda svc, site, r: svc.add_oauth_client(site, _client_from(r["client"])),
+    "client-remove": lambda svc, site, r: svc.remove_oauth_client(site, r["clientId"]),
+    "gating": lambda svc, site, r: svc.restore_gating(
+        site.name, Provider(*r["provider"]), DeploymentKey(*r["key"]), _gating_from(r["gating"])
+    ),
+}
 
 
 def _check_version(doc: Any, path: Path) -> None:

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -34,7 +35,7 @@ class ThreadedServer:
         return f"http://{self.settings.host}:{self.port}"
 
     @property
-    def emulator(self):  # type: ignore[no-untyped-def]
+    def emulator(self) -> Any:
         return self.app.state.emulator
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:

@@ -18,6 +18,13 @@ SECRETS = {
     "no-module": "nomod-secret-0123456789abcdef0123456789",
 }
 BASE = "/rest/deployments/0.1"
+# Jira's documented texts (api.md section 4), as a client sees them
+FORBIDDEN = (
+    "The JWT token used does not correspond to an app that defines the `jiraDeploymentInfoProvider` "
+    "module, or the app does not define the '{scope}' scope."
+)
+NOT_FOUND = "No data found for the given deployment ID."
+TOO_LARGE = "Data is too large. Submit fewer deployments in each payload."
 
 
 def token(method: str, url: str, app: str = "full-app", secret: str | None = None, **claims: Any) -> str:

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from emulator import config
 from emulator.app import create_app
@@ -68,10 +69,12 @@ def test_start_up_options_reach_the_running_emulator(tmp_path: Path) -> None:
     rules = tmp_path / "faults.json"
     rules.write_text(json.dumps([{"operation": "submitDeployments", "status": 503, "times": 1}]))
     settings = Settings(fixtures=SITES, jitter=1.5, out_of_order=True, rate_limit="5/10", faults=str(rules))
-    emulator = create_app(settings).state.emulator
-    assert (emulator.service.jitter, emulator.service.out_of_order) == (1.5, True)
-    assert emulator.jira.rate_limits.get("main")["burst"] == 10 and emulator.jira.rate_limits.get("ctx") is not None
-    assert [r.status for r in emulator.jira.faults.rules()] == [503]
+    with TestClient(create_app(settings)) as http:
+        queue = http.get("/_emulator/queue").json()
+        assert (queue["jitter"], queue["outOfOrder"]) == (1.5, True)
+        assert http.get("/_emulator/sites/main/rate-limit").json()["rateLimit"]["burst"] == 10
+        assert http.get("/_emulator/sites/ctx/rate-limit").json()["rateLimit"] is not None
+        assert [r["status"] for r in http.get("/_emulator/faults").json()["rules"]] == [503]
 
 
 def test_a_bad_faults_file_stops_start_up(tmp_path: Path) -> None:
@@ -187,11 +190,11 @@ def test_start_up_imports_neither_pydantic_nor_what_only_some_routes_need() -> N
     assert done.stdout.strip() == ""
 
 
-def test_the_readme_configuration_table_gives_every_setting_with_its_default() -> None:
-    """Each row of README.md's "## Configuration" table names a setting's flag, its variable and its real
-    default (the value, or words where there is none), so the table cannot drift from ``Settings``."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+def test_the_configuration_page_gives_every_setting_with_its_default() -> None:
+    """Each row of the settings table of docs/configuration.md names a setting's flag, its variable and its
+    real default (the value, or words where there is none), so the table cannot drift from ``Settings``."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = page.split("<!-- generated: settings -->", 1)[1].split("<!-- end generated: settings -->", 1)[0]
     seen = set()
     for row in (line for line in section.splitlines() if line.startswith("| `--")):
         flag, env, default = (cell.strip() for cell in row.strip("|").split("|")[:3])

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.api.routing import OPERATIONS as ROUTED_OPERATIONS
+from emulator.api.families import OPERATIONS
 from emulator.domain.clock import ManualClock
 from emulator.faults import (
-    OPERATIONS,
     SPEC_KEYS,
     FaultSet,
     FaultSpecError,
@@ -28,6 +27,11 @@ CALL: dict[str, Any] = {
     "site": "acme",
     "provider": "connect:my-app",
 }
+
+
+def fault_set(rng: random.Random | None = None) -> FaultSet:
+    """Fault rules for the operations the Jira surface declares."""
+    return FaultSet(rng, operations={op.id: op.method for op in OPERATIONS})
 
 
 class ScriptedRandom(random.Random):
@@ -62,27 +66,27 @@ def call(faults: FaultSet, **changes: Any) -> Any:
     ],
 )
 def test_each_filter_matches_its_value_only(spec: dict[str, Any], other: dict[str, Any]) -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add(spec | {"status": 503})
     assert call(faults) is rule
     assert call(faults, **other) is None
 
 
 def test_method_filter_ignores_case_of_rule_and_call() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"method": "delete", "status": 500})
     assert rule.method == "DELETE"
     assert call(faults, method="delete") is rule
 
 
 def test_rule_without_filters_matches_any_call() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"status": 500})
     assert call(faults, operation=None, method="PATCH", site=None, provider=None) is rule
 
 
 def test_all_filters_must_match() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     faults.add(CALL | {"status": 500})
     assert call(faults) is not None
     for key, value in [("operation", "getDeploymentByKey"), ("site", "x"), ("provider", "oauth:c")]:
@@ -90,7 +94,7 @@ def test_all_filters_must_match() -> None:
 
 
 def test_first_matching_rule_in_insertion_order_wins() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     first = faults.add({"site": "acme", "status": 503})
     second = faults.add({"status": 500})
     assert call(faults) is first
@@ -100,7 +104,7 @@ def test_first_matching_rule_in_insertion_order_wins() -> None:
 
 
 def test_times_counts_down_and_exhausted_rule_disappears() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"status": 429, "times": 2})
     assert call(faults) is rule
     assert (rule.times, rule.hits) == (1, 1)
@@ -111,14 +115,14 @@ def test_times_counts_down_and_exhausted_rule_disappears() -> None:
 
 
 def test_non_matching_calls_do_not_consume_times() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"site": "acme", "status": 500, "times": 1})
     assert call(faults, site="globex") is None
     assert (rule.times, rule.hits) == (1, 0)
 
 
 def test_unlimited_rule_counts_hits_and_stays() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"status": 500})
     for _ in range(5):
         call(faults)
@@ -127,7 +131,7 @@ def test_unlimited_rule_counts_hits_and_stays() -> None:
 
 
 def test_remove_and_clear_and_ids_are_never_reused() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     f1, f2 = faults.add({"status": 500}), faults.add({"status": 503})
     assert (f1.id, f2.id) == ("f1", "f2")
     assert faults.remove("f1") is True
@@ -142,7 +146,7 @@ def test_remove_and_clear_and_ids_are_never_reused() -> None:
 
 
 def test_probability_fires_about_that_often_with_a_seeded_rng() -> None:
-    faults = FaultSet(rng=random.Random(20250101))
+    faults = fault_set(random.Random(20250101))
     rule = faults.add({"status": 503, "probability": 0.3})
     fired = sum(call(faults) is not None for _ in range(10_000))
     # the seed makes this exact; the bound (about 4.4 standard deviations) says it is also plausible
@@ -151,7 +155,7 @@ def test_probability_fires_about_that_often_with_a_seeded_rng() -> None:
 
 
 def test_failed_draw_does_not_consume_times() -> None:
-    faults = FaultSet(rng=ScriptedRandom(0.9, 0.1, 0.7, 0.2))
+    faults = fault_set(rng=ScriptedRandom(0.9, 0.1, 0.7, 0.2))
     rule = faults.add({"status": 500, "probability": 0.5, "times": 2})
     assert call(faults) is None
     assert (rule.times, rule.hits) == (2, 0)
@@ -162,26 +166,26 @@ def test_failed_draw_does_not_consume_times() -> None:
 
 
 def test_failed_draw_falls_through_to_the_next_rule() -> None:
-    faults = FaultSet(rng=ScriptedRandom(0.99))
+    faults = fault_set(rng=ScriptedRandom(0.99))
     faults.add({"status": 503, "probability": 0.5})
     second = faults.add({"status": 500})
     assert call(faults) is second
 
 
 def test_certain_rule_draws_nothing() -> None:
-    faults = FaultSet(rng=ScriptedRandom())
+    faults = fault_set(rng=ScriptedRandom())
     rule = faults.add({"status": 500, "probability": 1})
     assert call(faults) is rule
 
 
 def test_draw_happens_only_for_rules_whose_filters_match() -> None:
-    faults = FaultSet(rng=ScriptedRandom())
+    faults = fault_set(rng=ScriptedRandom())
     faults.add({"site": "other", "status": 500, "probability": 0.5})
     assert call(faults) is None
 
 
 def test_probability_at_the_edge_of_the_draw() -> None:
-    faults = FaultSet(rng=ScriptedRandom(0.25, 0.2499))
+    faults = fault_set(rng=ScriptedRandom(0.25, 0.2499))
     faults.add({"status": 500, "probability": 0.25})
     assert call(faults) is None
     assert call(faults) is not None
@@ -191,7 +195,7 @@ def test_probability_at_the_edge_of_the_draw() -> None:
 
 
 def test_to_json_shows_every_field_in_camel_case() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     spec = {
         "operation": "getDeploymentByKey",
         "method": "get",
@@ -214,7 +218,7 @@ def test_to_json_shows_every_field_in_camel_case() -> None:
 
 
 def test_to_json_of_a_minimal_rule_keeps_nulls() -> None:
-    assert FaultSet().add({"latencyMs": 10}).to_json() == {
+    assert fault_set().add({"latencyMs": 10}).to_json() == {
         "id": "f1",
         "operation": None,
         "method": None,
@@ -243,12 +247,12 @@ def test_to_json_of_a_minimal_rule_keeps_nulls() -> None:
     ],
 )
 def test_retry_after_default(spec: dict[str, Any], retry_after: int | None) -> None:
-    assert FaultSet().add(spec).retry_after == retry_after
+    assert fault_set().add(spec).retry_after == retry_after
 
 
 def test_rule_keeps_its_own_copy_of_the_posted_body() -> None:
     body = {"errors": [{"message": "x"}]}
-    rule = FaultSet().add({"status": 400, "body": body})
+    rule = fault_set().add({"status": 400, "body": body})
     body["errors"].clear()
     assert rule.body == {"errors": [{"message": "x"}]}
     shown = rule.to_json()
@@ -257,7 +261,7 @@ def test_rule_keeps_its_own_copy_of_the_posted_body() -> None:
 
 
 def test_shown_rule_can_be_posted_again() -> None:
-    faults = FaultSet()
+    faults = fault_set()
     rule = faults.add({"site": "acme", "status": 429, "headers": {"X-A": "1"}, "times": 2})
     again = rule.to_json()
     del again["id"], again["hits"]
@@ -282,7 +286,7 @@ def test_shown_rule_can_be_posted_again() -> None:
     ],
 )
 def test_valid_specs_are_accepted(spec: dict[str, Any]) -> None:
-    assert FaultSet().add(spec).id == "f1"
+    assert fault_set().add(spec).id == "f1"
 
 
 # ---- spec validation ------------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ ALL_KEYS = (
     "retryAfter, site, status, times"
 )
 OPS = (
-    "one of submitDeployments, getDeploymentByKey, deleteDeploymentByKey, deleteDeploymentsByProperty, "
+    "one of submitDeployments, deleteDeploymentsByProperty, getDeploymentByKey, deleteDeploymentByKey, "
     "getDeploymentGatingStatusByKey (or null for any)"
 )
 STATUS = "status must be an HTTP status from 100 to 599 (or null for latency only), got "
@@ -393,7 +397,7 @@ NOTHING = "the rule does nothing: give a status, a latencyMs above 0, or dropCon
     ],
 )
 def test_invalid_spec_is_refused_with_a_precise_message(spec: Any, message: str) -> None:
-    faults = FaultSet()
+    faults = fault_set()
     with pytest.raises(FaultSpecError) as caught:
         faults.add(spec)
     assert str(caught.value) == message
@@ -403,20 +407,21 @@ def test_invalid_spec_is_refused_with_a_precise_message(spec: Any, message: str)
 @given(st.dictionaries(st.sampled_from([*SPEC_KEYS, "extra"]), json_values, max_size=8))
 def test_any_json_spec_is_accepted_or_refused_with_fault_spec_error(spec: dict[str, Any]) -> None:
     try:
-        rule = FaultSet().add(spec)
+        rule = fault_set().add(spec)
     except FaultSpecError as exc:
         assert str(exc)
     else:
         assert rule.status is not None or rule.latency_ms > 0 or rule.drop_connection
 
 
-def test_operations_agree_with_the_router() -> None:
-    assert set(OPERATIONS) == set(ROUTED_OPERATIONS)
-    faults = FaultSet()
-    for operation, method in ROUTED_OPERATIONS.items():
-        faults.add({"operation": operation, "method": method, "status": 500})
-    with pytest.raises(FaultSpecError):
+def test_a_rule_names_a_declared_operation_by_its_own_method() -> None:
+    faults = fault_set()
+    for operation in OPERATIONS:
+        faults.add({"operation": operation.id, "method": operation.method, "status": 500})
+    with pytest.raises(FaultSpecError, match="never matches"):
         faults.add({"operation": "submitDeployments", "method": "GET", "status": 500})
+    with pytest.raises(FaultSpecError, match="operation must be one of"):
+        faults.add({"operation": "submitDeploymentz", "status": 500})
 
 
 # ---- token bucket ---------------------------------------------------------------------------------------

@@ -10,32 +10,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from starlette.responses import Response
+
+from emulator.api.bodies.common import ErrorMessage, GatewayError
 
 REASON_HEADER = "X-Emulator-Reason"
 
 UNAUTHORIZED = "Missing a JWT token, or token is invalid."
-FORBIDDEN = (
-    "The JWT token used does not correspond to an app that defines the `jiraDeploymentInfoProvider` "
-    "module, or the app does not define the '{scope}' scope."
-)
-NOT_FOUND = "No data found for the given deployment ID."
-TOO_LARGE = "Data is too large. Submit fewer deployments in each payload."
 RATE_LIMITED = "API rate limit has been exceeded."
 UNAVAILABLE = "Service is unavailable due to maintenance or other reasons."
 UNEXPECTED = "An unexpected error occurred."
 NO_RESOURCE = "No resource exists at this path."
 METHOD_NOT_ALLOWED = "Method {method} is not allowed here."
-PROPERTIES_REQUIRED = "At least one property must be given to delete deployments by properties."
 PROPERTY_TWICE = "Property '{name}' is given more than once."
 BAD_USN = "'_updateSequenceNumber' must be an int64."
 BAD_PATH_ENCODING = "The path is not valid percent-encoded UTF-8."
 INJECTED = "An error was injected by the emulator's fault rules."
+# the texts of statuses every family words alike (a family words its 403, 404 and 413: families.Texts)
 STATUS_TEXTS = {
     401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-    413: TOO_LARGE,
     429: RATE_LIMITED,
     500: UNEXPECTED,
     503: UNAVAILABLE,
@@ -44,6 +38,9 @@ STATUS_TEXTS = {
 
 def dumps(content: Any) -> bytes:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -58,21 +55,21 @@ def error_response(
     trace_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The site family's error: a bare array of messages, the precise reason in a header."""
-    items: list[dict[str, str]] = [{"message": m} for m in ([messages] if isinstance(messages, str) else messages)]
-    if trace_id is not None:
-        for item in items:
-            item["errorTraceId"] = trace_id
+    """The site family's error: a bare array of messages (``ErrorMessages``), the precise reason in a header."""
+    texts = [messages] if isinstance(messages, str) else messages
+    body = _ENCODE([ErrorMessage(text, trace_id) for text in texts])
     all_headers = dict(headers or {})
     if reason:
         all_headers[REASON_HEADER] = header_safe(reason)
-    return json_response(items, status, all_headers)
+    return Response(body, status_code=status, headers=all_headers, media_type="application/json")
 
 
 def gateway_error(status: int, message: str, *, reason: str | None = None) -> Response:
     """The api.atlassian.com gateway's own error shape, e.g. ``{"code": 401, "message": "Unauthorized"}``."""
     headers = {REASON_HEADER: header_safe(reason)} if reason else None
-    return json_response({"code": status, "message": message}, status, headers)
+    return Response(
+        _ENCODE(GatewayError(status, message)), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def header_safe(text: str, limit: int = 1000) -> str:

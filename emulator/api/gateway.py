@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from emulator.api.errors import REASON_HEADER, header_safe, json_response
 from emulator.auth.oauth import AUDIENCE, SCOPES, mint_access_token
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DevOpsService
 
 MAX_TOKEN_REQUEST = 64 * 1024
 
@@ -26,7 +26,7 @@ def oauth_error(status: int, error: str, description: str) -> Response:
 
 
 class GatewayHandlers:
-    def __init__(self, service: DeploymentService, *, token_ttl: int) -> None:
+    def __init__(self, service: DevOpsService, *, token_ttl: int) -> None:
         self.service = service
         self.token_ttl = token_ttl
 

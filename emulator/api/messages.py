@@ -45,4 +45,4 @@ INVALID = "'{field}' is invalid"
 
 # -- one deployment is rejected ---------------------------------------------------------------------
 
-ISSUE_KEYS_OR_ASSOCIATIONS = "Either 'issueKeys' or 'associations' must be provided"
+EITHER = "Either '{0}' or '{1}' must be provided"  # the two members a declaration's required_any names

@@ -26,7 +26,8 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from msgspec import Meta
+from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 from starlette.requests import Request
@@ -34,26 +35,27 @@ from starlette.responses import Response
 
 from emulator import __version__
 from emulator.api import errors
-from emulator.api.responses import RESPONSE_MODELS
-from emulator.api.schemas import DeploymentData, Int64, PropertyKey, SubmitDeploymentRequest, Text
-from emulator.auth.oauth import SCOPES
+from emulator.api.bodies import common, deployments
+from emulator.api.bodies.derive import annotation, model, root_model
+from emulator.api.bodies.types import Int64, PropertyKey, Text
+from emulator.api.families import DEPLOYMENTS, FAMILIES, OAUTH_SCOPES, OPERATIONS, Family, Operation
 
 OPENAPI_VERSION = "3.1.0"
 REF_TEMPLATE = "#/components/schemas/{model}"
-SITE_BASE = "/rest/deployments/0.1"
-GATEWAY_BASE = "/jira/deployments/0.1/cloud/{cloudId}"
+SITE_BASE = DEPLOYMENTS.site_prefix
+GATEWAY_BASE = DEPLOYMENTS.gateway_prefix
 GATEWAY_SUFFIX = "ViaGateway"
 TOKEN_URL = "/oauth/token"
-KEY_PATH = "/pipelines/{pipelineId}/environments/{environmentId}/deployments/{deploymentSequenceNumber}"
 
-SITE_TAG = "Deployments"
-GATEWAY_TAG = "Deployments (OAuth 2.0 gateway)"
-_SCOPE_TEXTS = {
-    "read:deployment-info:jira": "Read deployment information",
-    "write:deployment-info:jira": "Write deployment information",
-    "delete:deployment-info:jira": "Delete deployment information",
-}
-OAUTH_SCOPES = {scope: _SCOPE_TEXTS.get(scope, scope) for scope in SCOPES.split()}
+
+def _scope_text(scope: str) -> str:
+    """``read:deployment-info:jira`` -> ``Read deployment information``."""
+    verb, what, _ = scope.split(":")
+    return f"{verb.capitalize()} {what.replace('-info', ' information')}"
+
+
+def _gateway_tag(family: Family) -> str:
+    return f"{family.tag} (OAuth 2.0 gateway)"
 
 
 # -- schema generation ------------------------------------------------------------------------------
@@ -87,16 +89,28 @@ class _ResponseSchema(_RequestSchema):
         return super().default_schema(schema)
 
 
+# the bodies the server answers with, besides request bodies GET returns as they were submitted
+RESPONSE_MODELS = (
+    model(deployments.SubmitDeploymentsResponse),
+    root_model(common.ErrorMessages),
+    root_model(common.UnexpectedErrorMessages),
+    model(deployments.DeploymentGatingStatus),
+    model(common.GatewayUnauthorized),
+    model(common.GatewayForbidden),
+    model(common.GatewayNotFound),
+)
+
+
 def _component_schemas() -> dict[str, Any]:
     _, request = models_json_schema(
-        [(SubmitDeploymentRequest, "validation"), (DeploymentData, "validation")],
+        [(model(deployments.SubmitDeploymentRequest), "validation"), (model(deployments.DeploymentData), "validation")],
         ref_template=REF_TEMPLATE,
         schema_generator=_RequestSchema,
     )
     schemas: dict[str, Any] = request["$defs"]
     items = schemas["SubmitDeploymentRequest"]["properties"]["deployments"]["items"]
-    if items != schemas["DeploymentData"]:
-        raise RuntimeError("SubmitDeploymentRequest.deployments items are no longer DeploymentData: see schemas.py")
+    if items not in (schemas["DeploymentData"], {"$ref": _ref("DeploymentData")}):
+        raise RuntimeError("SubmitDeploymentRequest.deployments items are no longer DeploymentData: see bodies/")
     schemas["SubmitDeploymentRequest"]["properties"]["deployments"]["items"] = {"$ref": _ref("DeploymentData")}
     _, response = models_json_schema(
         [(model, "validation") for model in RESPONSE_MODELS],
@@ -105,13 +119,13 @@ def _component_schemas() -> dict[str, Any]:
     )
     for name, schema in response["$defs"].items():
         if name in schemas and schemas[name] != schema:
-            raise RuntimeError(f"two different schemas are named {name}: see responses.py")
+            raise RuntimeError(f"two different schemas are named {name}: see bodies/")
         schemas[name] = schema
     return dict(sorted(schemas.items()))
 
 
-def _schema_of(annotation: Any, generator: type[GenerateJsonSchema] = _RequestSchema) -> dict[str, Any]:
-    return TypeAdapter(annotation).json_schema(mode="validation", schema_generator=generator)
+def _schema_of(declared: Any, generator: type[GenerateJsonSchema] = _RequestSchema) -> dict[str, Any]:
+    return TypeAdapter(annotation(declared)).json_schema(mode="validation", schema_generator=generator)
 
 
 def _ref(name: str, kind: str = "schemas") -> str:
@@ -121,60 +135,47 @@ def _ref(name: str, kind: str = "schemas") -> str:
 # -- parameters, responses, security ----------------------------------------------------------------
 
 
+# (component, name, in, declared type, description); every path parameter is required
+_PARAMETERS: tuple[tuple[str, str, str, Any, str], ...] = (
+    (
+        "pipelineId", "pipelineId", "path", Text,
+        "The pipeline's id, percent-encoded as one path segment (it may contain spaces, unicode and an encoded `/`, "
+        "which stays part of the id).",
+    ),
+    ("environmentId", "environmentId", "path", Text, "The environment's id, percent-encoded as one path segment."),
+    (
+        "deploymentSequenceNumber", "deploymentSequenceNumber", "path", Int64,
+        "The deployment's sequence number. A path whose number is not an int64 names no deployment: 404.",
+    ),
+    (
+        "updateSequenceNumber", "_updateSequenceNumber", "query", Int64,
+        'Deprecated upstream ("no longer supported"); honoured here: only stored data whose updateSequenceNumber '
+        "is at most this value is deleted. Not an int64, or given twice: 400.",
+    ),
+    (
+        "cloudId", "cloudId", "path", uuid.UUID,
+        "The site's cloudId, as `GET /_edge/tenant_info` answers it. Unknown: 404; another site than the OAuth "
+        "client's: 403.",
+    ),
+    (
+        "deploymentProperties", "properties", "query", Annotated[dict[PropertyKey, Text], Meta(min_length=1)],
+        "The properties to match, each as its own query parameter (`?env=prod&team=a`): deployments submitted "
+        "with all of them are deleted. At least one is required, a name given twice is a 400; `jwt` is never taken "
+        "as a property.",
+    ),
+)  # fmt: skip
+
+
 def _parameters() -> dict[str, Any]:
-    return {
-        "pipelineId": {
-            "name": "pipelineId",
-            "in": "path",
-            "required": True,
-            "description": "The pipeline's id, percent-encoded as one path segment (it may contain spaces, "
-            "unicode and an encoded `/`, which stays part of the id).",
-            "schema": _schema_of(Text),
-        },
-        "environmentId": {
-            "name": "environmentId",
-            "in": "path",
-            "required": True,
-            "description": "The environment's id, percent-encoded as one path segment.",
-            "schema": _schema_of(Text),
-        },
-        "deploymentSequenceNumber": {
-            "name": "deploymentSequenceNumber",
-            "in": "path",
-            "required": True,
-            "description": "The deployment's sequence number. A path whose number is not an int64 names no "
-            "deployment: 404.",
-            "schema": _schema_of(Int64),
-        },
-        "updateSequenceNumber": {
-            "name": "_updateSequenceNumber",
-            "in": "query",
-            "required": False,
-            "deprecated": True,
-            "description": 'Deprecated upstream ("no longer supported"); honoured here: only stored data whose '
-            "updateSequenceNumber is at most this value is deleted. Not an int64, or given twice: 400.",
-            "schema": _schema_of(Int64),
-        },
-        "cloudId": {
-            "name": "cloudId",
-            "in": "path",
-            "required": True,
-            "description": "The site's cloudId, as `GET /_edge/tenant_info` answers it. Unknown: 404; another "
-            "site than the OAuth client's: 403.",
-            "schema": _schema_of(uuid.UUID),
-        },
-        "deploymentProperties": {
-            "name": "properties",
-            "in": "query",
-            "required": True,
-            "style": "form",
-            "explode": True,
-            "description": "The properties to match, each as its own query parameter (`?env=prod&team=a`): "
-            "deployments submitted with all of them are deleted. At least one is required, a name given "
-            "twice is a 400; `jwt` is never taken as a property.",
-            "schema": _schema_of(Annotated[dict[PropertyKey, Text], Field(min_length=1)]),
-        },
-    }
+    parameters: dict[str, Any] = {}
+    for component, name, where, declared, description in _PARAMETERS:
+        parameter = {"name": name, "in": where, "required": where == "path" or name == "properties"}
+        if name == "_updateSequenceNumber":
+            parameter["deprecated"] = True
+        if name == "properties":  # each property is its own query parameter
+            parameter |= {"style": "form", "explode": True}
+        parameters[component] = {**parameter, "description": description, "schema": _schema_of(declared)}
+    return parameters
 
 
 def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +201,8 @@ def _error_response(description: str, schema: str | list[str] = "ErrorMessages",
 
 
 def _responses() -> dict[str, Any]:
-    forbidden = errors.FORBIDDEN.replace("'{scope}'", "READ, WRITE or DELETE (as the operation needs)")
+    texts = DEPLOYMENTS.texts
+    forbidden = texts.forbidden.replace("'{scope}'", "READ, WRITE or DELETE (as the operation needs)")
     return {
         "BadRequest": _error_response(
             "The request cannot be processed: a body that is not a valid SubmitDeploymentRequest as a whole, "
@@ -210,8 +212,8 @@ def _responses() -> dict[str, Any]:
             f"{errors.UNAUTHORIZED} (Connect JWT missing, invalid, expired, or its qsh does not hash this request)"
         ),
         "Forbidden": _error_response(forbidden),
-        "NotFound": _error_response(errors.NOT_FOUND),
-        "TooLarge": _error_response(errors.TOO_LARGE),
+        "NotFound": _error_response(texts.not_found),
+        "TooLarge": _error_response(texts.too_large),
         "RateLimited": _error_response(
             errors.RATE_LIMITED, **{"Retry-After": "RetryAfter", "X-RateLimit-Reset": "RateLimitReset"}
         ),
@@ -231,7 +233,7 @@ def _responses() -> dict[str, Any]:
         ),
         "GatewayNotFound": _error_response(
             f'No site has this cloudId (the gateway\'s `{{"code": 404, ...}}`), or, for a deployment key, '
-            f"Jira's array: {errors.NOT_FOUND}",
+            f"Jira's array: {texts.not_found}",
             ["GatewayNotFound", "ErrorMessages"],
         ),
     }
@@ -254,83 +256,14 @@ def _security_schemes() -> dict[str, Any]:
             "description": "OAuth 2.0 client credentials (on-premises integrations): `POST /oauth/token` with "
             "grant_type=client_credentials, client_id and client_secret (form or JSON) answers an "
             "access token; send it as `Authorization: Bearer <access_token>`.",
-            "flows": {"clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": dict(OAUTH_SCOPES)}},
+            "flows": {
+                "clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": {s: _scope_text(s) for s in OAUTH_SCOPES}}
+            },
         },
     }
 
 
 # -- operations -------------------------------------------------------------------------------------
-
-_OPERATIONS: list[dict[str, Any]] = [
-    {
-        "id": "submitDeployments",
-        "method": "post",
-        "path": "/bulk",
-        "connect": "WRITE",
-        "oauth": "write:deployment-info:jira",
-        "summary": "Submit deployment data",
-        "description": "Stores up to 100 deployments for the caller's provider, asynchronously: an accepted "
-        "deployment becomes visible to GET after the apply delay, and only if its updateSequenceNumber "
-        "is greater than the stored one. Problems inside one deployment reject only that deployment.",
-        "body": "SubmitDeploymentRequest",
-        "success": (
-            "202",
-            "Submission accepted: see which deployments were accepted or rejected.",
-            "SubmitDeploymentsResponse",
-        ),
-        "errors": ["400", "413"],
-    },
-    {
-        "id": "deleteDeploymentsByProperty",
-        "method": "delete",
-        "path": "/bulkByProperties",
-        "connect": "DELETE",
-        "oauth": "delete:deployment-info:jira",
-        "summary": "Delete deployments by Property",
-        "description": "Deletes, asynchronously, the caller's deployments that were submitted with every given "
-        "property.",
-        "parameters": ["deploymentProperties", "updateSequenceNumber"],
-        "success": ("202", "Delete accepted; it applies after the apply delay.", None),
-        "errors": ["400"],
-    },
-    {
-        "id": "getDeploymentByKey",
-        "method": "get",
-        "path": KEY_PATH,
-        "connect": "READ",
-        "oauth": "read:deployment-info:jira",
-        "summary": "Get a deployment by key",
-        "description": "The deployment as currently stored (pending writes and deletes are not visible yet).",
-        "parameters": ["pipelineId", "environmentId", "deploymentSequenceNumber"],
-        "success": ("200", "The stored deployment, exactly as last applied (never its properties).", "DeploymentData"),
-        "errors": ["400", "404"],
-    },
-    {
-        "id": "deleteDeploymentByKey",
-        "method": "delete",
-        "path": KEY_PATH,
-        "connect": "DELETE",
-        "oauth": "delete:deployment-info:jira",
-        "summary": "Delete a deployment by key",
-        "description": "Deletes the deployment asynchronously; 202 whether or not it exists.",
-        "parameters": ["pipelineId", "environmentId", "deploymentSequenceNumber", "updateSequenceNumber"],
-        "success": ("202", "Delete accepted; it applies after the apply delay.", None),
-        "errors": ["400", "404"],
-    },
-    {
-        "id": "getDeploymentGatingStatusByKey",
-        "method": "get",
-        "path": KEY_PATH + "/gating-status",
-        "connect": "READ",
-        "oauth": "read:deployment-info:jira",
-        "summary": "Get deployment gating status by key",
-        "description": "The gating status of a stored deployment that asked for gating (command "
-        "`initiate_deployment_gating`).",
-        "parameters": ["pipelineId", "environmentId", "deploymentSequenceNumber"],
-        "success": ("200", "The deployment's gating status.", "DeploymentGatingStatus"),
-        "errors": ["400", "404"],
-    },
-]
 
 _SITE_ERRORS = {
     "400": "BadRequest",
@@ -345,46 +278,48 @@ _SITE_ERRORS = {
 _GATEWAY_ERRORS = {**_SITE_ERRORS, "401": "GatewayUnauthorized", "403": "GatewayForbidden", "404": "GatewayNotFound"}
 
 
-def _operation(spec: dict[str, Any], family: str) -> dict[str, Any]:
-    gateway = family == "gateway"
-    success_code, success_text, success_schema = spec["success"]
+def _operation(spec: Operation, via: str) -> dict[str, Any]:
+    gateway = via == "gateway"
+    success_code, success_text, success_schema = spec.success
     success: dict[str, Any] = {"description": success_text}
     if success_schema is not None:
         success["content"] = {"application/json": {"schema": {"$ref": _ref(success_schema)}}}
-    codes = sorted({*spec["errors"], "401", "403", "429", "500", "503", *(["404"] if gateway else [])})
+    codes = sorted({*spec.errors, "401", "403", "429", "500", "503", *(["404"] if gateway else [])})
     names = _GATEWAY_ERRORS if gateway else _SITE_ERRORS
     responses = {success_code: success}
     responses.update({code: {"$ref": _ref(names[code], "responses")} for code in codes})
     responses["default"] = {"$ref": _ref("Error", "responses")}
-    parameters = [{"$ref": _ref(name, "parameters")} for name in (["cloudId"] if gateway else [])]
-    parameters += [{"$ref": _ref(name, "parameters")} for name in spec.get("parameters", [])]
+    key = spec.family.key_parameters if "{key}" in spec.path else ()
+    names_of_parameters = (*(["cloudId"] if gateway else []), *key, *spec.parameters)
+    parameters = [{"$ref": _ref(name, "parameters")} for name in names_of_parameters]
     operation: dict[str, Any] = {
-        "operationId": spec["id"] + (GATEWAY_SUFFIX if gateway else ""),
-        "summary": spec["summary"] + (" (OAuth 2.0 gateway)" if gateway else ""),
-        "description": spec["description"],
-        "tags": [GATEWAY_TAG if gateway else SITE_TAG],
+        "operationId": spec.id + (GATEWAY_SUFFIX if gateway else ""),
+        "summary": spec.summary + (" (OAuth 2.0 gateway)" if gateway else ""),
+        "description": spec.description,
+        "tags": [_gateway_tag(spec.family) if gateway else spec.family.tag],
     }
     if parameters:
         operation["parameters"] = parameters
-    if "body" in spec:
+    if spec.request is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": _ref(spec["body"])}}},
+            "content": {"application/json": {"schema": {"$ref": _ref(spec.request)}}},
         }
     operation["responses"] = responses
     if gateway:
-        operation["security"] = [{"OAuth2": [spec["oauth"]]}]
+        operation["security"] = [{"OAuth2": [spec.oauth_scope]}]
     else:
         operation["security"] = [{"ConnectJWT": []}]
-        operation["x-atlassian-connect-scope"] = spec["connect"]
+        operation["x-atlassian-connect-scope"] = spec.connect_scope
     return operation
 
 
 def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for family, base in (("site", SITE_BASE), ("gateway", GATEWAY_BASE)):
-        for spec in _OPERATIONS:
-            paths.setdefault(base + spec["path"], {})[spec["method"]] = _operation(spec, family)
+    for via in ("site", "gateway"):
+        for spec in OPERATIONS:
+            base = spec.family.site_prefix if via == "site" else spec.family.gateway_prefix
+            paths.setdefault(f"{base}/{spec.full_path}", {})[spec.method.lower()] = _operation(spec, via)
     return paths
 
 
@@ -415,8 +350,11 @@ def build_openapi() -> dict[str, Any]:
         },
         "servers": [{"url": "/", "description": "This emulator: both path families on one port."}],
         "tags": [
-            {"name": SITE_TAG, "description": "Site path family: Atlassian Connect apps."},
-            {"name": GATEWAY_TAG, "description": "api.atlassian.com path family: OAuth 2.0 client credentials."},
+            *({"name": f.tag, "description": "Site path family: Atlassian Connect apps."} for f in FAMILIES),
+            *(
+                {"name": _gateway_tag(f), "description": "api.atlassian.com path family: OAuth 2.0 client credentials."}
+                for f in FAMILIES
+            ),
         ],
         "paths": _paths(),
         "components": {

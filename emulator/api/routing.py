@@ -1,33 +1,24 @@
-"""Matching the Jira surface on the raw (still percent-encoded) path.
+"""Matching the Jira surface on the raw (still percent-encoded) path, with the routes the declarations make.
 
-Starlette's router matches the decoded path, where a ``%2F`` inside a pipeline id has become a
-``/`` and splits the id in two. Real clients do send such ids, so the Jira surface is matched
-here, segment by segment on the raw path, and each parameter is decoded on its own.
+Starlette's router matches the decoded path, where a ``%2F`` inside a pipeline id has become a ``/`` and
+splits the id in two. Real clients do send such ids, so the Jira surface is matched here, segment by
+segment on the raw path, and each parameter is decoded on its own. The routes are made from
+``families.OPERATIONS``: every family's site prefix and gateway prefix, and below each, every operation's
+path; one path may hold several operations (GET and DELETE of a key).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Literal
 from urllib.parse import unquote
 
-SITE_PREFIX = ("rest", "deployments", "0.1")
-GATEWAY_PREFIX = ("jira", "deployments", "0.1", "cloud")
+from emulator.api.families import Family, Operation
 
-OPERATIONS = {
-    "submitDeployments": "POST",
-    "deleteDeploymentsByProperty": "DELETE",
-    "getDeploymentByKey": "GET",
-    "deleteDeploymentByKey": "DELETE",
-    "getDeploymentGatingStatusByKey": "GET",
-}
-
-
-# The operations at each kind of path; shared by every Match, read-only.
-_BULK = {"POST": "submitDeployments"}
-_BULK_BY_PROPERTIES = {"DELETE": "deleteDeploymentsByProperty"}
-_DEPLOYMENT = {"GET": "getDeploymentByKey", "DELETE": "deleteDeploymentByKey"}
-_GATING_STATUS = {"GET": "getDeploymentGatingStatusByKey"}
+PathFamily = Literal["site", "gateway"]
 # Paths up to this long are remembered (a bounded number of them): a match is a pure function of the path.
 _CACHED_PATH_CHARS = 1024
 
@@ -38,12 +29,70 @@ class PathEncodingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    family: str  # "site" or "gateway"
-    operations: dict[str, str]  # method -> operationId at this path (shared: never to be changed)
-    pipeline_id: str | None = None
-    environment_id: str | None = None
-    sequence_number: str | None = None  # as sent; the handler decides what a non-number means
-    cloud_id: str | None = None
+    """The operations at a path (by method), the family they belong to, and the path's parameters."""
+
+    via: PathFamily  # "site" (Connect) or "gateway" (OAuth 2.0)
+    family: Family
+    operations: MappingProxyType[str, Operation]  # method -> operation at this path
+    params: dict[str, str]  # decoded path parameters, the cloudId among them on the gateway
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    via: PathFamily
+    family: Family
+    segments: tuple[str, ...]  # literal segments, and "{name}" for a parameter
+    operations: MappingProxyType[str, Operation]
+
+    def match(self, parts: list[str]) -> dict[str, str] | None:
+        if len(parts) != len(self.segments):
+            return None
+        params = {}
+        for part, segment in zip(parts, self.segments, strict=True):
+            if segment[0] == "{":
+                params[segment[1:-1]] = part
+            elif part != segment:
+                return None
+        return {name: _decode(value) for name, value in params.items()}
+
+
+def _routes(operations: Iterable[Operation]) -> tuple[_Route, ...]:
+    by_path: dict[tuple[PathFamily, Family, tuple[str, ...]], dict[str, Operation]] = {}
+    for operation in operations:
+        family = operation.family
+        prefixes: tuple[tuple[PathFamily, str], ...] = (
+            ("site", family.site_prefix),
+            ("gateway", family.gateway_prefix),
+        )
+        for via, prefix in prefixes:
+            segments = tuple(f"{prefix}/{operation.full_path}".split("/")[1:])
+            by_path.setdefault((via, family, segments), {})[operation.method] = operation
+    return tuple(_Route(via, family, path, MappingProxyType(ops)) for (via, family, path), ops in by_path.items())
+
+
+class Router:
+    """The Jira surface's routes; ``match`` answers which operations a raw path names."""
+
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        self.routes = _routes(operations)
+        self._remembered = lru_cache(maxsize=4096)(self._match)  # a refusal (PathEncodingError) is not kept
+
+    def match(self, raw_path: str) -> Match | None:
+        """The operations at ``raw_path`` (site-relative, context path removed), or None;
+        PathEncodingError when a parameter is not percent-encoded UTF-8."""
+        if len(raw_path) <= _CACHED_PATH_CHARS:
+            return self._remembered(raw_path)
+        return self._match(raw_path)
+
+    def _match(self, raw_path: str) -> Match | None:
+        parts = raw_path.split("/")[1:]
+        if len(parts) > 1 and parts[-1] == "":  # one trailing slash is the same path
+            parts = parts[:-1]
+        for route in self.routes:
+            params = route.match(parts)
+            if params is not None:
+                return Match(route.via, route.family, route.operations, params)
+        return None
 
 
 def _decode(segment: str) -> str:
@@ -51,38 +100,3 @@ def _decode(segment: str) -> str:
         return unquote(segment, errors="strict")
     except UnicodeDecodeError as exc:
         raise PathEncodingError(segment) from exc
-
-
-def match(raw_path: str) -> Match | None:
-    """The Jira operation(s) at ``raw_path`` (site-relative, context path removed), or None;
-    PathEncodingError when a parameter is not percent-encoded UTF-8."""
-    if len(raw_path) <= _CACHED_PATH_CHARS:
-        return _remembered(raw_path)
-    return _match(raw_path)
-
-
-def _match(raw_path: str) -> Match | None:
-    parts = raw_path.split("/")[1:]
-    if parts and parts[-1] == "" and len(parts) > 1:
-        parts = parts[:-1]
-    cloud_id = None
-    if tuple(parts[:3]) == SITE_PREFIX:
-        family, rest = "site", parts[3:]
-    elif tuple(parts[:4]) == GATEWAY_PREFIX and len(parts) > 4:
-        family, cloud_id, rest = "gateway", _decode(parts[4]), parts[5:]
-    else:
-        return None
-    if rest == ["bulk"]:
-        return Match(family, _BULK, cloud_id=cloud_id)
-    if rest == ["bulkByProperties"]:
-        return Match(family, _BULK_BY_PROPERTIES, cloud_id=cloud_id)
-    if len(rest) in (6, 7) and rest[0] == "pipelines" and rest[2] == "environments" and rest[4] == "deployments":
-        if len(rest) == 7 and rest[6] != "gating-status":
-            return None
-        ops = _GATING_STATUS if len(rest) == 7 else _DEPLOYMENT
-        return Match(family, ops, _decode(rest[1]), _decode(rest[3]), _decode(rest[5]), cloud_id)
-    return None
-
-
-# A refusal (PathEncodingError) is not remembered: lru_cache keeps only returned values.
-_remembered = lru_cache(maxsize=4096)(_match)

@@ -43,7 +43,7 @@ _CLIENT_KEY_LIKE = re.compile(
 )
 _SHOW_LIMIT = 80
 # PyJWT is imported by the functions that call it, when a token is first verified: importing it (with the
-# urllib.request its JWKS client brings) was about 3.5 ms, a tenth of the emulator's own start-up.
+# urllib.request its JWKS client brings) is a noticeable part of the emulator's start-up.
 _HS256_KEY_BYTES = 32  # PyJWT warns (InsecureKeyLengthWarning) about HS256 keys shorter than its digest
 # Requests longer than this (header, path and query) are verified without the request cache: it keeps them.
 _REQUEST_KEY_CHARS = 16 * 1024

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
-from emulator.api.handlers import parse_int64
+from emulator.api.http import parse_int64
 from emulator.control.sites import json_body, problem
 from emulator.control.views import FilterError, gating_json, pending_json, state
 from emulator.domain.gating import STATUSES
@@ -22,7 +22,7 @@ from emulator.faults import FaultSpecError
 from emulator.journal import QueryError
 
 if TYPE_CHECKING:
-    from emulator.app import Emulator
+    from emulator.control.ports import EmulatorParts
 
 ENV_TYPES = ("unmapped", "development", "testing", "staging", "production")
 
@@ -41,22 +41,23 @@ def parse_provider(text: str) -> Provider | None:
 
 
 class ControlHandlers:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorParts) -> None:
         self.emulator = emulator
         self.service = emulator.service
 
     # -- reset ------------------------------------------------------------------------------------
 
     async def reset(self, request: Request) -> Response:
+        """Empty the store and queue of all sites, or of `?site=NAME`; what else it clears: Readiness and reset."""
         site = request.query_params.get("site")
         if site is not None and self.service.sites.get(site) is None:
             return problem(404, f"no site named {site!r}")
         self.service.reset(site)
-        self.emulator.jira.rate_limits.clear(site)
-        self.emulator.jira.contract.reset(site)
+        self.emulator.rate_limits.clear(site)
+        self.emulator.contract.reset(site)
         if site is None:
             self.emulator.journal.clear()
-            self.emulator.jira.faults.clear()
+            self.emulator.faults.clear()
         return json_response({"reset": site or "all"})
 
     # -- queue and time ---------------------------------------------------------------------------
@@ -65,29 +66,34 @@ class ControlHandlers:
         s = self.service
         return {
             "paused": s.paused,
-            "applyDelay": s.apply_delay,
-            "jitter": s.jitter,
-            "outOfOrder": s.out_of_order,
+            "applyDelay": s.settings.apply_delay,
+            "jitter": s.settings.jitter,
+            "outOfOrder": s.settings.out_of_order,
             "siteApplyDelays": {site.name: site.apply_delay for site in s.sites if site.apply_delay is not None},
-            "pending": [pending_json(p) for p in s.queue],
+            "pending": [pending_json(p) for p in s.pending()],
         }
 
     async def queue(self, request: Request) -> Response:
+        """The apply queue: paused or not, delay, jitter, out-of-order delivery and each pending operation."""
         return json_response(self._queue_json())
 
     async def flush(self, request: Request) -> Response:
+        """Apply everything pending now, due or not (`{"applied": N}`), even while paused."""
         return json_response({"applied": self.service.flush()})
 
     async def pause(self, request: Request) -> Response:
+        """Stop applying by itself (reads stop applying due writes too); a flush still applies."""
         self.service.paused = True
         return json_response(self._queue_json())
 
     async def resume(self, request: Request) -> Response:
+        """Apply again, starting with what fell due while paused."""
         self.service.paused = False
         self.service.apply_due()
         return json_response(self._queue_json())
 
     async def queue_config(self, request: Request) -> Response:
+        """Set the global `applyDelay` and `jitter` (seconds) and `outOfOrder` delivery."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -101,15 +107,12 @@ class ControlHandlers:
             return problem(400, str(exc))
         if "outOfOrder" in body and not isinstance(body["outOfOrder"], bool):
             return problem(400, "outOfOrder must be true or false")
-        if delay is not None:
-            self.service.apply_delay = delay
-        if jitter is not None:
-            self.service.jitter = jitter
-        if "outOfOrder" in body:
-            self.service.out_of_order = body["outOfOrder"]
+        changes: dict[str, Any] = {"apply_delay": delay, "jitter": jitter, "out_of_order": body.get("outOfOrder")}
+        self.service.configure(**{name: value for name, value in changes.items() if value is not None})
         return json_response(self._queue_json())
 
     async def site_apply_delay(self, request: Request) -> Response:
+        """Set one site's `applyDelay` in seconds, or `null` to follow the global delay."""
         site = self.service.sites.get(request.path_params["site"])
         if site is None:
             return problem(404, f"no site named {request.path_params['site']!r}")
@@ -125,6 +128,7 @@ class ControlHandlers:
     # -- state and journal ------------------------------------------------------------------------
 
     async def state(self, request: Request) -> Response:
+        """Stored (`applied`) and `pending` deployments, filtered by the query (see State and journal)."""
         self.service.apply_due()
         try:
             found = state(self.service, dict(request.query_params))
@@ -133,6 +137,7 @@ class ControlHandlers:
         return json_response({"deployments": found})
 
     async def journal(self, request: Request) -> Response:
+        """Calls to the Jira surface, newest first, filtered by the query; `bodies=true` adds the bodies."""
         filters = dict(request.query_params)
         bodies = filters.pop("bodies", "false") == "true"
         try:
@@ -149,6 +154,7 @@ class ControlHandlers:
         )
 
     async def journal_entry(self, request: Request) -> Response:
+        """One journalled call, with its request and response bodies."""
         raw = request.path_params["id"]
         entry = self.emulator.journal.get(int(raw)) if raw.isdigit() else None
         if entry is None:
@@ -156,28 +162,31 @@ class ControlHandlers:
         return json_response(entry.to_json(bodies=True))
 
     async def journal_count(self, request: Request) -> Response:
+        """`{"count": N}`: how many journalled calls match the same filters as the journal."""
         try:
             return json_response({"count": len(self.emulator.journal.query(dict(request.query_params)))})
         except QueryError as exc:
             return problem(400, str(exc))
 
     async def clear_journal(self, request: Request) -> Response:
+        """Clear the request journal."""
         self.emulator.journal.clear()
         return json_response({"cleared": True})
 
     async def contract_report(self, request: Request) -> Response:
+        """Contract findings per site and provider (`?provider=` for one), with fixes and examples."""
         provider = request.query_params.get("provider")
-        return json_response(
-            {"strict": self.emulator.jira.strict, "providers": self.emulator.jira.contract.report(provider)}
-        )
+        return json_response({"strict": self.emulator.strict, "providers": self.emulator.contract.report(provider)})
 
     async def clear_contract_report(self, request: Request) -> Response:
-        self.emulator.jira.contract.reset()
+        """Forget every contract finding."""
+        self.emulator.contract.reset()
         return Response(status_code=204)
 
     # -- gating -----------------------------------------------------------------------------------
 
     async def decide_gating(self, request: Request) -> Response:
+        """Decide a gated deployment: `allowed`, `prevented`, `invalid`, or back to `awaiting`."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -209,6 +218,7 @@ class ControlHandlers:
         return json_response(gating_json(gating))
 
     async def gating_rules(self, request: Request) -> Response:
+        """Read (GET) or replace (PUT) a site's gating rules and automatic decision."""
         site = self.service.sites.get(request.path_params["site"])
         if site is None:
             return problem(404, f"no site named {request.path_params['site']!r}")
@@ -236,15 +246,17 @@ class ControlHandlers:
 
 
 class FaultHandlers:
-    def __init__(self, emulator: Emulator) -> None:
-        self.faults = emulator.jira.faults
-        self.limits = emulator.jira.rate_limits
+    def __init__(self, emulator: EmulatorParts) -> None:
+        self.faults = emulator.faults
+        self.limits = emulator.rate_limits
         self.service = emulator.service
 
     async def list(self, request: Request) -> Response:
+        """The fault rules, with their remaining `times` and their `hits`."""
         return json_response({"rules": [r.to_json() for r in self.faults.rules()]})
 
     async def add(self, request: Request) -> Response:
+        """Add a fault rule (201 with its `id`); its fields are listed under Faults and rate limits."""
         body = await json_body(request)
         if isinstance(body, Response):
             return body
@@ -254,15 +266,18 @@ class FaultHandlers:
             return problem(400, str(exc))
 
     async def remove(self, request: Request) -> Response:
+        """Remove one fault rule (204)."""
         if not self.faults.remove(request.path_params["id"]):
             return problem(404, f"no fault rule {request.path_params['id']!r}")
         return Response(status_code=204)
 
     async def clear(self, request: Request) -> Response:
+        """Remove every fault rule (204)."""
         self.faults.clear()
         return Response(status_code=204)
 
     async def rate_limit(self, request: Request) -> Response:
+        """Read (GET), set (PUT `{"rate", "burst"}`) or remove (DELETE) a site's token-bucket limit."""
         name = request.path_params["site"]
         if self.service.sites.get(name) is None:
             return problem(404, f"no site named {name!r}")
@@ -283,6 +298,7 @@ class FaultHandlers:
 
 
 def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
+    """Change a site's gating rules as ``body`` says; the problem with it, if any (then nothing changes)."""
     unknown = set(body) - {"environmentTypes", "changeProject", "autoDecision"}
     if unknown:
         return f"unknown key(s): {', '.join(sorted(unknown))}; use environmentTypes, changeProject, autoDecision"
@@ -293,20 +309,9 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
     if not isinstance(project, str) or not project.isidentifier() and not project.replace("_", "").isalnum():
         return "changeProject must be a project key such as CHG"
     auto = body.get("autoDecision", "keep")
-    if auto not in ("keep", None):
-        if not isinstance(auto, dict) or set(auto) - {"status", "afterSeconds", "afterPolls"}:
-            return "autoDecision must be {status, afterSeconds?, afterPolls?} or null"
-        if auto.get("status") not in ("allowed", "prevented", "invalid"):
-            return "autoDecision.status must be allowed, prevented or invalid"
-        after_s, after_p = auto.get("afterSeconds"), auto.get("afterPolls")
-        if after_s is None and after_p is None:
-            return "autoDecision needs afterSeconds or afterPolls"
-        try:
-            seconds(after_s, "afterSeconds", allow_none=True)
-        except ValueError as exc:
-            return str(exc)
-        if after_p is not None and (isinstance(after_p, bool) or not isinstance(after_p, int) or after_p < 1):
-            return "afterPolls must be a whole number >= 1"
+    problem = None if auto in ("keep", None) else _auto_decision_problem(auto)
+    if problem:
+        return problem
     rules.gated_environment_types = frozenset(types)
     rules.change_project = project
     if auto is None:
@@ -317,4 +322,22 @@ def _update_gating_rules(rules: Any, body: dict[str, Any]) -> str | None:
             auto.get("afterSeconds"),
             auto.get("afterPolls"),
         )
+    return None
+
+
+def _auto_decision_problem(auto: Any) -> str | None:
+    """What is wrong with an ``autoDecision``, if anything."""
+    if not isinstance(auto, dict) or set(auto) - {"status", "afterSeconds", "afterPolls"}:
+        return "autoDecision must be {status, afterSeconds?, afterPolls?} or null"
+    if auto.get("status") not in ("allowed", "prevented", "invalid"):
+        return "autoDecision.status must be allowed, prevented or invalid"
+    after_s, after_p = auto.get("afterSeconds"), auto.get("afterPolls")
+    if after_s is None and after_p is None:
+        return "autoDecision needs afterSeconds or afterPolls"
+    try:
+        seconds(after_s, "afterSeconds", allow_none=True)
+    except ValueError as exc:
+        return str(exc)
+    if after_p is not None and (isinstance(after_p, bool) or not isinstance(after_p, int) or after_p < 1):
+        return "afterPolls must be a whole number >= 1"
     return None

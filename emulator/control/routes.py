@@ -17,7 +17,7 @@ from emulator import __version__
 from emulator.api.errors import json_response
 
 if TYPE_CHECKING:
-    from emulator.app import Emulator
+    from emulator.control.ports import EmulatorParts
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -44,84 +44,96 @@ class Probes:
     """``/_emulator/health`` and ``/_emulator/ready``: built at start-up, the readiness probe's first answer
     must not wait for an import."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorParts) -> None:
         self.emulator = emulator
         self.service = emulator.service
 
     async def health(self, request: Request) -> Response:
+        """Liveness: `{"status": "ok", "version"}` as soon as the server answers."""
         return json_response({"status": "ok", "version": __version__})
 
     async def ready(self, request: Request) -> Response:
+        """Readiness: 503 while the fixtures load, then 200 with the version and every site."""
         if not self.emulator.ready:
             return json_response({"status": "starting", "version": __version__}, 503)
         sites = [{"name": s.name, "baseUrl": s.base_url, "cloudId": s.cloud_id} for s in self.service.sites]
         return json_response({"status": "ready", "version": __version__, "sites": sites})
 
 
-def routes(emulator: Emulator) -> list[Route]:
-    probes = Probes(emulator)
+# The whole control surface: (path, methods, the handlers' group, the handler's name). Each group is built on
+# the first call of any of its handlers (``deferred``); the probes, at start-up.
+ROUTES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("/_emulator/ui", ("GET",), "dashboard", "ui_page"),
+    ("/_emulator/ui/{name}", ("GET",), "dashboard", "ui_asset"),
+    ("/_emulator/tokens/connect", ("POST",), "tokens", "connect"),
+    ("/_emulator/tokens/oauth", ("POST",), "tokens", "oauth"),
+    ("/_emulator/faults", ("GET",), "faults", "list"),
+    ("/_emulator/faults", ("POST",), "faults", "add"),
+    ("/_emulator/faults", ("DELETE",), "faults", "clear"),
+    ("/_emulator/faults/{id}", ("DELETE",), "faults", "remove"),
+    ("/_emulator/sites/{site}/rate-limit", ("GET", "PUT", "DELETE"), "faults", "rate_limit"),
+    ("/_emulator/health", ("GET",), "probes", "health"),
+    ("/_emulator/ready", ("GET",), "probes", "ready"),
+    ("/_emulator/reset", ("POST",), "control", "reset"),
+    ("/_emulator/queue", ("GET",), "control", "queue"),
+    ("/_emulator/queue/flush", ("POST",), "control", "flush"),
+    ("/_emulator/queue/pause", ("POST",), "control", "pause"),
+    ("/_emulator/queue/resume", ("POST",), "control", "resume"),
+    ("/_emulator/queue/config", ("PUT",), "control", "queue_config"),
+    ("/_emulator/state", ("GET",), "control", "state"),
+    ("/_emulator/journal", ("GET",), "control", "journal"),
+    ("/_emulator/journal", ("DELETE",), "control", "clear_journal"),
+    ("/_emulator/journal/count", ("GET",), "control", "journal_count"),
+    ("/_emulator/journal/{id}", ("GET",), "control", "journal_entry"),
+    ("/_emulator/gating", ("POST",), "control", "decide_gating"),
+    ("/_emulator/contract-report", ("GET",), "control", "contract_report"),
+    ("/_emulator/contract-report", ("DELETE",), "control", "clear_contract_report"),
+    ("/_emulator/sites", ("GET",), "sites", "list"),
+    ("/_emulator/sites", ("POST",), "sites", "add"),
+    ("/_emulator/sites/{site}", ("GET",), "sites", "get"),
+    ("/_emulator/sites/{site}", ("DELETE",), "sites", "remove"),
+    ("/_emulator/sites/{site}/apply-delay", ("PUT",), "control", "site_apply_delay"),
+    ("/_emulator/sites/{site}/gating-rules", ("GET", "PUT"), "control", "gating_rules"),
+    ("/_emulator/sites/{site}/apps", ("POST",), "sites", "install_app"),
+    ("/_emulator/sites/{site}/apps/{key}", ("DELETE",), "sites", "uninstall_app"),
+    ("/_emulator/sites/{site}/oauth-clients", ("POST",), "sites", "add_client"),
+    ("/_emulator/sites/{site}/oauth-clients/{client}", ("DELETE",), "sites", "remove_client"),
+)
 
-    def control_handlers() -> Any:
+
+def _groups(emulator: EmulatorParts) -> dict[str, Callable[[], Any]]:
+    """How each group of handlers is built (and its module imported)."""
+
+    def control() -> Any:
         from emulator.control.handlers import ControlHandlers
 
         return ControlHandlers(emulator)
 
-    def fault_handlers() -> Any:
+    def faults() -> Any:
         from emulator.control.handlers import FaultHandlers
 
         return FaultHandlers(emulator)
 
-    def site_handlers() -> Any:
+    def sites() -> Any:
         from emulator.control.sites import SiteHandlers
 
         return SiteHandlers(emulator.service)
 
-    def token_handlers() -> Any:
+    def tokens() -> Any:
         from emulator.control.tokens import TokenHandlers
 
-        return TokenHandlers(emulator.service, oauth_ttl=emulator.settings.oauth_token_ttl)
+        return TokenHandlers(emulator.service, oauth_ttl=emulator.oauth_token_ttl)
 
     def dashboard() -> Any:
         from emulator.control import ui
 
         return ui
 
-    h, faults, sites = deferred(control_handlers), deferred(fault_handlers), deferred(site_handlers)
-    tokens, ui = deferred(token_handlers), deferred(dashboard)
-    return [
-        Route("/_emulator/ui", ui("ui_page"), methods=["GET"]),
-        Route("/_emulator/ui/{name}", ui("ui_asset"), methods=["GET"]),
-        Route("/_emulator/tokens/connect", tokens("connect"), methods=["POST"]),
-        Route("/_emulator/tokens/oauth", tokens("oauth"), methods=["POST"]),
-        Route("/_emulator/faults", faults("list"), methods=["GET"]),
-        Route("/_emulator/faults", faults("add"), methods=["POST"]),
-        Route("/_emulator/faults", faults("clear"), methods=["DELETE"]),
-        Route("/_emulator/faults/{id}", faults("remove"), methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/rate-limit", faults("rate_limit"), methods=["GET", "PUT", "DELETE"]),
-        Route("/_emulator/health", probes.health, methods=["GET"]),
-        Route("/_emulator/ready", probes.ready, methods=["GET"]),
-        Route("/_emulator/reset", h("reset"), methods=["POST"]),
-        Route("/_emulator/queue", h("queue"), methods=["GET"]),
-        Route("/_emulator/queue/flush", h("flush"), methods=["POST"]),
-        Route("/_emulator/queue/pause", h("pause"), methods=["POST"]),
-        Route("/_emulator/queue/resume", h("resume"), methods=["POST"]),
-        Route("/_emulator/queue/config", h("queue_config"), methods=["PUT"]),
-        Route("/_emulator/state", h("state"), methods=["GET"]),
-        Route("/_emulator/journal", h("journal"), methods=["GET"]),
-        Route("/_emulator/journal", h("clear_journal"), methods=["DELETE"]),
-        Route("/_emulator/journal/count", h("journal_count"), methods=["GET"]),
-        Route("/_emulator/journal/{id}", h("journal_entry"), methods=["GET"]),
-        Route("/_emulator/gating", h("decide_gating"), methods=["POST"]),
-        Route("/_emulator/contract-report", h("contract_report"), methods=["GET"]),
-        Route("/_emulator/contract-report", h("clear_contract_report"), methods=["DELETE"]),
-        Route("/_emulator/sites", sites("list"), methods=["GET"]),
-        Route("/_emulator/sites", sites("add"), methods=["POST"]),
-        Route("/_emulator/sites/{site}", sites("get"), methods=["GET"]),
-        Route("/_emulator/sites/{site}", sites("remove"), methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/apply-delay", h("site_apply_delay"), methods=["PUT"]),
-        Route("/_emulator/sites/{site}/gating-rules", h("gating_rules"), methods=["GET", "PUT"]),
-        Route("/_emulator/sites/{site}/apps", sites("install_app"), methods=["POST"]),
-        Route("/_emulator/sites/{site}/apps/{key}", sites("uninstall_app"), methods=["DELETE"]),
-        Route("/_emulator/sites/{site}/oauth-clients", sites("add_client"), methods=["POST"]),
-        Route("/_emulator/sites/{site}/oauth-clients/{client}", sites("remove_client"), methods=["DELETE"]),
-    ]
+    probes = Probes(emulator)
+    return {"control": control, "faults": faults, "sites": sites, "tokens": tokens, "dashboard": dashboard,
+            "probes": lambda: probes}  # fmt: skip
+
+
+def routes(emulator: EmulatorParts) -> list[Route]:
+    endpoints = {group: deferred(load) for group, load in _groups(emulator).items()}
+    return [Route(path, endpoints[group](name), methods=list(methods)) for path, methods, group, name in ROUTES]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
 from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, parse
 from emulator.validation import Invalid
@@ -62,7 +62,7 @@ def site_json(site: Site) -> dict[str, Any]:
 
 
 class SiteHandlers:
-    def __init__(self, service: DeploymentService) -> None:
+    def __init__(self, service: DevOpsService) -> None:
         self.service = service
 
     def _site(self, request: Request) -> Site | Response:
@@ -71,13 +71,16 @@ class SiteHandlers:
         return problem(404, f"no site named {name!r}") if site is None else site
 
     async def list(self, request: Request) -> Response:
+        """Every site with its apps (key, clientKey, scopes, modules) and OAuth clients, without secrets."""
         return json_response({"sites": [site_json(s) for s in self.service.sites]})
 
     async def get(self, request: Request) -> Response:
+        """One site, as the list shows it."""
         site = self._site(request)
         return site if isinstance(site, Response) else json_response(site_json(site))
 
     async def add(self, request: Request) -> Response:
+        """Add a site, given as one entry of a fixture's `sites` (201; 409 if its name or cloudId exists)."""
         spec = await read_spec(request, SiteSpec)
         if isinstance(spec, Response):
             return spec
@@ -89,6 +92,7 @@ class SiteHandlers:
         return json_response(site_json(self.service.sites.get(spec.name)), 201)  # type: ignore[arg-type]
 
     async def remove(self, request: Request) -> Response:
+        """Remove a site with all its data (204)."""
         if not self.service.remove_site(request.path_params["site"]):
             return problem(404, f"no site named {request.path_params['site']!r}")
         return Response(status_code=204)
@@ -118,13 +122,17 @@ class SiteHandlers:
         return json_response({"deletedDeployments": removed})
 
     async def install_app(self, request: Request) -> Response:
+        """Install a Connect app; installing the same key again updates it and keeps its data."""
         return await self._install(request, ConnectAppSpec)
 
     async def uninstall_app(self, request: Request) -> Response:
+        """Uninstall an app: its deployments and pending writes go (`{"deletedDeployments": N}`)."""
         return await self._uninstall(request, "key", "app")
 
     async def add_client(self, request: Request) -> Response:
+        """Add OAuth 2.0 credentials `{"clientId", "clientSecret", "permissions"}`."""
         return await self._install(request, OAuthClientSpec)
 
     async def remove_client(self, request: Request) -> Response:
+        """Remove OAuth credentials with their data; their tokens stop working at once."""
         return await self._uninstall(request, "client", "OAuth client")

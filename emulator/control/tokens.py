@@ -11,14 +11,14 @@ from emulator.api.errors import json_response
 from emulator.auth.oauth import SCOPES, mint_access_token
 from emulator.auth.qsh import canonical_request
 from emulator.control.sites import json_body, problem
-from emulator.domain.service import DeploymentService
+from emulator.domain.clock import iso
+from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
-from emulator.journal import iso
 from emulator.tokens import DEFAULT_TTL, connect_token, split_url
 
 
 class TokenHandlers:
-    def __init__(self, service: DeploymentService, *, oauth_ttl: int) -> None:
+    def __init__(self, service: DevOpsService, *, oauth_ttl: int) -> None:
         self.service = service
         self.oauth_ttl = oauth_ttl
 
@@ -32,6 +32,7 @@ class TokenHandlers:
         return problem(404, f"no site named {name!r}") if site is None else (body, site)
 
     async def connect(self, request: Request) -> Response:
+        """A Connect JWT for one request (`{"app", "method", "url"}`), with the canonical request it hashed."""
         asked = await self._request(request)
         if isinstance(asked, Response):
             return asked
@@ -57,6 +58,7 @@ class TokenHandlers:
         )
 
     async def oauth(self, request: Request) -> Response:
+        """An OAuth 2.0 access token for `{"clientId"}`, as `POST /oauth/token` issues it."""
         asked = await self._request(request)
         if isinstance(asked, Response):
             return asked

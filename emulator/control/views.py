@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from emulator.api.families import DEPLOYMENTS as DEPLOYMENTS_API
+from emulator.domain.clock import iso
 from emulator.domain.gating import auto_decide
-from emulator.domain.model import DeploymentKey, GatingState, StoredDeployment
+from emulator.domain.kinds import DEPLOYMENTS
+from emulator.domain.model import DeploymentInput, GatingState, Key, Provider, StoredDeployment
 from emulator.domain.queue import DeleteByKey, DeleteByProperties, Pending, Upsert
-from emulator.domain.service import DeploymentService
-from emulator.journal import iso
+from emulator.domain.service import DevOpsService
 
 STATE_FILTERS = ("site", "provider", "pipeline", "environment", "status")
 
@@ -18,12 +20,8 @@ class FilterError(ValueError):
     pass
 
 
-def key_json(key: DeploymentKey) -> dict[str, Any]:
-    return {
-        "pipelineId": key.pipeline_id,
-        "environmentId": key.environment_id,
-        "deploymentSequenceNumber": key.sequence_number,
-    }
+def key_json(key: Key) -> dict[str, Any]:
+    return DEPLOYMENTS_API.key_json(key)
 
 
 def gating_json(gating: GatingState | None) -> dict[str, Any] | None:
@@ -49,8 +47,8 @@ def pending_json(p: Pending) -> dict[str, Any]:
     if isinstance(op, Upsert):
         out |= {
             "operation": "upsert",
-            "key": key_json(op.deployment.key),
-            "updateSequenceNumber": op.deployment.update_sequence_number,
+            "key": key_json(op.entity.key),
+            "updateSequenceNumber": op.entity.update_sequence_number,
         }
     elif isinstance(op, DeleteByKey):
         out |= {
@@ -82,17 +80,8 @@ def _applied_json(site: str, provider: str, record: StoredDeployment) -> dict[st
     }
 
 
-def _wanted(filters: Mapping[str, str], site: str, provider: str, key: DeploymentKey) -> bool:
-    return (
-        filters.get("site", site) == site
-        and filters.get("provider", provider) == provider
-        and filters.get("pipeline", key.pipeline_id) == key.pipeline_id
-        and filters.get("environment", key.environment_id) == key.environment_id
-    )
-
-
-def state(service: DeploymentService, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Stored deployments (applied) and writes waiting in the queue (pending), filtered."""
+def state(service: DevOpsService, filters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Stored deployments (applied, each pipeline's newest first) and writes waiting in the queue (pending)."""
     unknown = set(filters) - set(STATE_FILTERS)
     if unknown:
         raise FilterError(f"unknown filter(s): {', '.join(sorted(unknown))}; use {', '.join(STATE_FILTERS)}")
@@ -102,31 +91,55 @@ def state(service: DeploymentService, filters: Mapping[str, str]) -> list[dict[s
     return list(_state(service, filters, status))
 
 
-def _state(service: DeploymentService, filters: Mapping[str, str], status: str | None) -> Iterator[dict[str, Any]]:
+def _provider(text: str | None) -> Provider | None:
+    if text is None:
+        return None
+    kind, _, ident = text.partition(":")
+    return Provider(kind, ident)
+
+
+def _state(service: DevOpsService, filters: Mapping[str, str], status: str | None) -> Iterator[dict[str, Any]]:
     now = service.clock.now()
+    environment = filters.get("environment")
     if status != "pending":
-        for (site, provider), part in service.store.partitions():
-            if filters.get("site", site) != site or filters.get("provider", str(provider)) != str(provider):
+        found = service.stored(
+            DEPLOYMENTS.name,
+            site=filters.get("site"),
+            provider=_provider(filters.get("provider")),
+            pipeline=filters.get("pipeline"),
+        )
+        for site, provider, record in found:
+            if environment is not None and record.key[1] != environment:
                 continue
+            assert isinstance(record, StoredDeployment)
             rules = service.sites.get(site)
-            for key, record in part.records.items():
-                if _wanted(filters, site, str(provider), key):
-                    if record.gating is not None and rules is not None:
-                        auto_decide(rules, record.gating, now)  # after N seconds: seen here too
-                    yield _applied_json(site, str(provider), record)
+            if record.gating is not None and rules is not None:
+                auto_decide(rules, record.gating, now)  # after N seconds: seen here too
+            yield _applied_json(site, str(provider), record)
     if status != "applied":
-        for p in service.queue:
+        for p in service.pending():
             op = p.op
-            if isinstance(op, Upsert) and _wanted(filters, op.site, str(op.provider), op.deployment.key):
+            if isinstance(op, Upsert) and _wanted(filters, op.site, str(op.provider), op.entity.key):
+                entity = op.entity
+                assert isinstance(entity, DeploymentInput)
                 yield {
                     "site": op.site,
                     "provider": str(op.provider),
                     "status": "pending",
-                    "key": key_json(op.deployment.key),
-                    "updateSequenceNumber": op.deployment.update_sequence_number,
-                    "environmentType": op.deployment.environment_type,
+                    "key": key_json(entity.key),
+                    "updateSequenceNumber": entity.update_sequence_number,
+                    "environmentType": entity.environment_type,
                     "properties": op.properties,
-                    "data": op.deployment.data,
+                    "data": entity.data,
                     "gating": None,
                     "due": iso(p.due),
                 }
+
+
+def _wanted(filters: Mapping[str, str], site: str, provider: str, key: Any) -> bool:
+    return (
+        filters.get("site", site) == site
+        and filters.get("provider", provider) == provider
+        and filters.get("pipeline", key[0]) == key[0]
+        and filters.get("environment", key[1]) == key[1]
+    )

@@ -1,16 +1,17 @@
-"""Value types of the domain core: keys, submitted deployments, stored records.
+"""Value types of the domain core: providers, keys, submitted entities, stored records.
 
-Nothing here knows about HTTP, JSON parsing or tokens. The API layer turns a request into
-these types; the domain stores and answers with them.
+Nothing here knows about HTTP, JSON parsing or tokens. The API layer turns a request into these
+types; the domain stores and answers with them. An *entity* is one deployment or one build: each
+API family stores its own kind, under its own key.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
-from msgspec import Struct
+from msgspec import Struct, structs
 
 
 class DeploymentKey(NamedTuple):
@@ -19,6 +20,9 @@ class DeploymentKey(NamedTuple):
     pipeline_id: str
     environment_id: str
     sequence_number: int
+
+
+Key = tuple[Any, ...]  # an entity's key: a DeploymentKey, or another family's NamedTuple
 
 
 class Provider(NamedTuple):
@@ -43,33 +47,76 @@ SERVICE_ASSOCIATION_TYPE = "serviceIdOrKeys"
 GATING_COMMAND = "initiate_deployment_gating"
 
 
-class DeploymentInput(Struct, gc=False, eq=False):
-    """One deployment of a submission that passed validation.
+class EntityInput(Struct, gc=False, eq=False):
+    """One entity of a submission that passed validation.
 
-    ``data`` is the DeploymentData JSON object exactly as GET will return it (``schemaVersion``
-    filled with its default), and ``body`` its compact JSON: the parser gives one of the two and the
-    other is made on first use (the fast parser encodes ``body`` straight from the request, so the
-    dict is only built when something reads it). ``issue_keys`` are the values of the deprecated
-    ``issueKeys`` field; ``associations`` the groups of the ``associations`` field, which the fast
-    parser leaves as None, to be read from ``data`` on first use (most requests never need them).
-    Treated as immutable: nothing but those caches changes after construction. ``from_data`` makes
-    one from a JSON object.
+    ``data`` is the entity's JSON object exactly as GET will return it (``schemaVersion`` filled with
+    its default), and ``body`` its compact JSON: the parser gives one of the two and the other is made
+    on first use (the fast parser encodes ``body`` straight from the request, so the dict is only built
+    when something reads it). ``issue_keys`` are the values of the deprecated ``issueKeys`` field;
+    ``associations`` the groups of the ``associations`` field, which the fast parser leaves as None, to
+    be read from ``data`` on first use. Treated as immutable: nothing but those caches changes after
+    construction.
 
-    A msgspec struct untracked by the cyclic garbage collector (gc=False; it never takes part in a
-    cycle); one from the fast parser holds no tracked object but its key: a busy emulator holds tens of thousands of
-    pending writes, and when each brought a few tracked objects (itself, a partial, the parser's
-    lists), collections walked them all, up to 180 ms at a time under a submit load.
+    Untracked by the cyclic garbage collector (``gc=False``; it never takes part in a cycle): a busy
+    emulator holds tens of thousands of pending writes, and one from the fast parser holds no tracked
+    object but its key, so collections do not walk them.
     """
 
-    key: DeploymentKey
+    key: Key
     update_sequence_number: int
-    environment_type: str
     issue_keys: tuple[str, ...]
-    gating_requested: bool
     last_updated: str | None
     _data: dict[str, Any] | None
     _body: bytes | None
     _associations: tuple[Association, ...] | None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self._data
+        if data is None:
+            assert self._body is not None, "an entity has its data or its body"
+            data = self._data = json.loads(self._body)
+        return data
+
+    @property
+    def associations(self) -> tuple[Association, ...]:
+        groups = self._associations
+        if groups is None:
+            made = [Association(g["associationType"], tuple(g["values"])) for g in self.data.get("associations", ())]
+            groups = self._associations = tuple(made)
+        return groups
+
+    @property
+    def body(self) -> bytes:
+        body = self._body
+        if body is None:
+            assert self._data is not None, "an entity has its data or its body"
+            body = self._body = to_body(self._data)
+        return body
+
+    def with_known(
+        self, data: dict[str, Any], issue_keys: tuple[str, ...], associations: tuple[Association, ...]
+    ) -> Self:
+        """The same entity with only the associations the site knows (``data`` to match)."""
+        return structs.replace(self, _data=data, _body=None, issue_keys=issue_keys, _associations=associations)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (type(self), self.key, self.update_sequence_number, self.data, self.issue_keys, self.associations)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EntityInput):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DeploymentInput(EntityInput, gc=False, eq=False):
+    """A deployment of a submission: an entity with its environment type and whether it asks for gating."""
+
+    environment_type: str
+    gating_requested: bool
 
     @classmethod
     def from_data(
@@ -84,60 +131,13 @@ class DeploymentInput(Struct, gc=False, eq=False):
     ) -> DeploymentInput:
         """A deployment given as its JSON object (the full validator, fixtures, durable state)."""
         last_updated = data.get("lastUpdated")
-        kind, gating = environment_type, gating_requested
-        return cls(key, update_sequence_number, kind, issue_keys, gating, last_updated, data, None, associations)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json.loads(self._body)  # type: ignore[arg-type]
-        return self._data  # type: ignore[return-value]
-
-    @property
-    def associations(self) -> tuple[Association, ...]:
-        groups = self._associations
-        if groups is None:
-            made = [Association(g["associationType"], tuple(g["values"])) for g in self.data.get("associations", ())]
-            groups = self._associations = tuple(made)
-        return groups
-
-    @property
-    def body(self) -> bytes:
-        if self._body is None:
-            self._body = to_body(self._data)  # type: ignore[arg-type]
-        return self._body  # type: ignore[return-value]
-
-    def with_known(
-        self, data: dict[str, Any], issue_keys: tuple[str, ...], associations: tuple[Association, ...]
-    ) -> DeploymentInput:
-        """The same deployment with only the associations the site knows (``data`` to match)."""
-        return DeploymentInput.from_data(
-            self.key,
-            self.update_sequence_number,
-            data,
-            self.environment_type,
-            issue_keys,
-            associations,
-            self.gating_requested,
-        )
+        return cls(
+            key, update_sequence_number, issue_keys, last_updated, data, None, associations, environment_type,
+            gating_requested,
+        )  # fmt: skip
 
     def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.key,
-            self.update_sequence_number,
-            self.data,
-            self.environment_type,
-            self.issue_keys,
-            self.associations,
-            self.gating_requested,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DeploymentInput):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]
+        return (*super()._fields(), self.environment_type, self.gating_requested)
 
     def __repr__(self) -> str:
         return (
@@ -155,29 +155,31 @@ class GatingState:
     polls: int = 0
 
 
-class StoredDeployment(Struct, gc=False):
+class StoredEntity(Struct, gc=False):
     """What the store holds for one key: the last applied data and its request properties.
 
     The data is kept as its compact JSON (``body``), made once when the write applies: GET answers
     with those bytes as they are, and a million of them fit in far less memory than dicts would.
-
-    A msgspec struct untracked by the cyclic garbage collector (gc=False; it never takes part in a
-    cycle): a million stored deployments are a million objects no collection walks, 16 bytes smaller
-    each, and removing one does not unlink it from the collector's list, which touched two other objects
-    in memory, out of the CPU cache in a large store.
+    Untracked by the cyclic garbage collector (``gc=False``; it never takes part in a cycle), so a
+    large store is nothing a collection walks.
     """
 
-    key: DeploymentKey
+    key: Key
     update_sequence_number: int
     body: bytes
     properties: dict[str, str]
-    environment_type: str
     applied_at: float
-    gating: GatingState | None = None
 
     @property
     def data(self) -> dict[str, Any]:
         return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+class StoredDeployment(StoredEntity, gc=False):
+    """A stored deployment: an entity with its environment type and its gating, if it asked for one."""
+
+    environment_type: str = "unmapped"
+    gating: GatingState | None = None
 
 
 def to_body(data: dict[str, Any]) -> bytes:

@@ -13,33 +13,37 @@ from heapq import heapify, heappop, heappush
 
 from msgspec import Struct
 
-from emulator.domain.model import DeploymentInput, DeploymentKey, Provider
+from emulator.domain.model import EntityInput, Key, Provider
 
 # The operation types are msgspec structs, frozen and untracked by the cyclic garbage collector (gc=False;
-# they never form a cycle). A busy emulator holds tens of thousands of pending writes, and as tracked
-# objects every full collection walked them all: at 0.5 s apply delay under a submit load, collections
-# took 40% of the server's time. Constructing one also costs a quarter of a frozen dataclass.
+# they never form a cycle): a busy emulator holds tens of thousands of pending writes, which collections
+# then do not walk. Each names the kind of entity it writes (``deployments``, ``builds``).
+
+Owner = tuple[str, str, Provider]  # (kind, site, provider): whose data an operation changes
 
 
 class _Op(Struct, frozen=True, gc=False):
     pass
 
 
-class Upsert(_Op):
+class Upsert(_Op, frozen=True, gc=False):
+    kind: str
     site: str
     provider: Provider
-    deployment: DeploymentInput
+    entity: EntityInput
     properties: dict[str, str]
 
 
-class DeleteByKey(_Op):
+class DeleteByKey(_Op, frozen=True, gc=False):
+    kind: str
     site: str
     provider: Provider
-    key: DeploymentKey
+    key: Key
     max_update_sequence_number: int | None
 
 
-class DeleteByProperties(_Op):
+class DeleteByProperties(_Op, frozen=True, gc=False):
+    kind: str
     site: str
     provider: Provider
     properties: dict[str, str]
@@ -49,7 +53,7 @@ class DeleteByProperties(_Op):
 Operation = Upsert | DeleteByKey | DeleteByProperties
 
 
-class Pending(_Op):
+class Pending(_Op, frozen=True, gc=False):
     due: float
     seq: int
     accepted_at: float
@@ -77,23 +81,20 @@ class ApplyQueue:
     """A binary heap of runs: (due, seq of the run's first operation, Run).
 
     Runs' sequence numbers are consecutive when they are made, so taking runs in heap order and each run
-    in its own order is (due, seq) order. A submit of 100 deployments is one heap entry, not 100:
-    pushing it and taking it off cost one ``heapq`` step each, and tens of thousands of pending writes
-    make a heap of a few hundred entries (taking writes one by one off a 100,000-entry heap cost 0.9 µs
-    each, more than half of applying them). A run keeps its operations and their sequence numbers, not a
-    ``Pending`` per operation: those are made when something asks (listing the queue, an observer, a
-    replay), and the applier reads only the operations, a third fewer objects per write to fetch from
-    memory 0.5 s after they were made. Listing the queue, which only the control surface does, sorts a
+    in its own order is (due, seq) order. A submit of 100 entities is one heap entry, not 100: pushing it
+    and taking it off cost one ``heapq`` step each, and tens of thousands of pending writes make a heap of
+    a few hundred entries. A run keeps its operations and their sequence numbers, not a ``Pending`` per
+    operation: those are made when something asks (listing the queue, an observer, a replay), and the
+    applier reads only the operations. Listing the queue, which only the control surface does, sorts a
     copy. Operations are distinct objects: the index of latest writes tells them apart by identity."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Run]] = []
         self._count = 0
         self._seq = itertools.count()
-        # the last accepted upsert of each key, per (site, provider): keyed by the deployment key itself,
-        # a pending write adds no tracked object (a (site, provider, key) tuple would be one more per write
-        # for the garbage collector to walk)
-        self._latest: dict[tuple[str, Provider], dict[DeploymentKey, Upsert]] = {}
+        # the last accepted upsert of each key, per owner: keyed by the entity key itself, a pending write
+        # adds no tracked object for the garbage collector to walk
+        self._latest: dict[Owner, dict[Key, Upsert]] = {}
 
     def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
         return self.push_all([op], accepted_at=accepted_at, due=due).pending(0)
@@ -115,17 +116,17 @@ class ApplyQueue:
         site, provider, latest = None, None, {}
         for op in ops:
             if type(op) is Upsert:
-                if op.site is not site or op.provider is not provider:  # a run's writes mostly share them
+                if op.site is not site or op.provider is not provider:  # a run's writes share their owner
                     site, provider = op.site, op.provider
-                    latest = self.latest_of(site, provider)
-                latest[op.deployment.key] = op
+                    latest = self.latest_of(op.kind, site, provider)
+                latest[op.entity.key] = op
 
-    def latest_of(self, site: str, provider: Provider) -> dict[DeploymentKey, Upsert]:
-        """The last accepted upsert of each key of a site and provider that has not applied: the queue's
-        own index, to read, never to change."""
-        latest = self._latest.get((site, provider))
+    def latest_of(self, kind: str, site: str, provider: Provider) -> dict[Key, Upsert]:
+        """The last accepted upsert of each key of an owner that has not applied: the queue's own index,
+        to read, never to change."""
+        latest = self._latest.get((kind, site, provider))
         if latest is None:
-            latest = self._latest[(site, provider)] = {}
+            latest = self._latest[(kind, site, provider)] = {}
         return latest
 
     def restore(self, item: Pending) -> None:
@@ -136,10 +137,10 @@ class ApplyQueue:
         self._count += 1
         op = item.op
         if isinstance(op, Upsert):
-            latest = self.latest_of(op.site, op.provider)
-            current = latest.get(op.deployment.key)
+            latest = self.latest_of(op.kind, op.site, op.provider)
+            current = latest.get(op.entity.key)
             if current is None or newest or next(p.seq for p in self if p.op is current) < item.seq:
-                latest[op.deployment.key] = op
+                latest[op.entity.key] = op
         self._seq = itertools.count(max(item.seq + 1, self.next_seq))
 
     def restore_seq(self, next_seq: int) -> None:
@@ -153,8 +154,20 @@ class ApplyQueue:
         return upcoming
 
     def take(self, seq: int) -> Pending | None:
-        """Remove one operation by its sequence number (replaying the order operations applied in)."""
+        """Remove one operation by its sequence number (replaying the order operations applied in). Replay
+        mostly takes them in the order they apply, from the head of the queue: that costs one heap step."""
         heap = self._heap
+        if heap and heap[0][2].seqs[0] == seq:
+            run = heap[0][2]
+            item = run.pending(0)
+            if len(run.ops) == 1:
+                heappop(heap)
+            else:
+                run.ops = run.ops[1:]
+                run.seqs = list(run.seqs[1:])
+            self._count -= 1
+            self._forget([item.op])
+            return item
         for position, (_, _, run) in enumerate(heap):
             if seq not in run.seqs:
                 continue
@@ -173,22 +186,23 @@ class ApplyQueue:
             return item
         return None
 
-    def latest_upsert(self, site: str, provider: Provider, key: DeploymentKey) -> Upsert | None:
-        """The most recently accepted write of this deployment that has not applied yet."""
-        latest = self._latest.get((site, provider))
+    def latest_upsert(self, kind: str, site: str, provider: Provider, key: Key) -> Upsert | None:
+        """The most recently accepted write of this entity that has not applied yet."""
+        latest = self._latest.get((kind, site, provider))
         return None if latest is None else latest.get(key)
 
     def _forget(self, ops: list[Operation]) -> list[Upsert]:
         """Operations leave the queue: each that is the latest write of its key no longer is. Answers
         those."""
-        site, provider, latest = None, None, None
+        owner: Owner | None = None
+        latest = None
         forgotten = []
         for op in ops:
             if type(op) is Upsert:
-                if op.site is not site or op.provider is not provider:
-                    site, provider = op.site, op.provider
-                    latest = self._latest.get((site, provider))
-                key = op.deployment.key
+                if owner is None or op.site is not owner[1] or op.kind is not owner[0] or op.provider != owner[2]:
+                    owner = (op.kind, op.site, op.provider)
+                    latest = self._latest.get(owner)
+                key = op.entity.key
                 if latest is not None and latest.get(key) is op:
                     del latest[key]
                     forgotten.append(op)
@@ -217,9 +231,8 @@ class ApplyQueue:
             # newer one has been queued since
             was_latest = {id(op) for op in run.unindexed or ()}
             for op in rest.ops:
-                if id(op) in was_latest:
-                    key = op.deployment.key  # type: ignore[union-attr]
-                    self.latest_of(op.site, op.provider).setdefault(key, op)  # type: ignore[arg-type]
+                if id(op) in was_latest and isinstance(op, Upsert):
+                    self.latest_of(op.kind, op.site, op.provider).setdefault(op.entity.key, op)
 
     def pop_due(self, now: float) -> Iterator[Pending]:
         """Remove and yield, in order, every operation due at or before ``now``; a caller that stops early

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from emulator.api import errors
 from tests.factories import deployment_data
-from tests.helpers import BASE, JSON_TYPE, auth, body, key_path, token
+from tests.helpers import BASE, FORBIDDEN, JSON_TYPE, auth, body, key_path, token
 
 BULK = f"{BASE}/bulk"
 
@@ -66,7 +66,7 @@ def test_hs512_is_401(client: TestClient) -> None:
 def test_forbidden_is_403_naming_the_scope(client: TestClient, app: str, method: str, url: str, scope: str) -> None:
     r = client.request(method, url, content=body(deployment_data()), headers=auth(method, url, app))
     assert r.status_code == 403
-    assert r.json() == [{"message": errors.FORBIDDEN.format(scope=scope)}]
+    assert r.json() == [{"message": FORBIDDEN.format(scope=scope)}]
     assert app in r.headers["X-Emulator-Reason"]
 
 

@@ -103,7 +103,7 @@ def test_sequence_number_went_backwards(client: TestClient) -> None:
 
 
 def test_last_updated_in_future_and_far_past(client: TestClient, clock: ManualClock) -> None:
-    from emulator.journal import iso
+    from emulator.domain.clock import iso
 
     future = deployment_data("p", "e", 1, lastUpdated=iso(clock.now() + 3600))
     assert "last-updated-in-future" in findings(submit(client, future))
@@ -261,7 +261,7 @@ def test_may_hold_astral_misses_no_astral_character(value: object, ensure_ascii:
     # strings, must not (a literal backslash-u in a string may be checked for nothing: that is allowed)
     import json
 
-    from emulator.api.submission import may_hold_astral
+    from emulator.api.submissions import may_hold_astral
 
     text = json.dumps(value, ensure_ascii=ensure_ascii)
     astral = any(ord(c) > 0xFFFF for s in _strings(value) for c in s)

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from emulator.api import errors
 from emulator.domain.clock import ManualClock
 from tests.factories import deployment_data
-from tests.helpers import BASE, JSON_TYPE, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, NOT_FOUND, TOO_LARGE, auth, body, key_path
 
 BULK = f"{BASE}/bulk"
 
@@ -57,7 +57,7 @@ def test_flush_applies_pending_writes_now(client: TestClient) -> None:
 def test_get_unknown_is_404_with_jiras_text(client: TestClient) -> None:
     r = get(client, key_path("nope", "e", 1))
     assert r.status_code == 404
-    assert r.json() == [{"message": errors.NOT_FOUND}]
+    assert r.json() == [{"message": NOT_FOUND}]
 
 
 def test_seeded_deployment_is_there_at_start(client: TestClient) -> None:
@@ -212,7 +212,7 @@ def test_never_gated_is_404(client: TestClient, clock: ManualClock) -> None:
     submit(client, deployment_data("p", "e", 1))
     clock.advance(1)
     r = get(client, key_path("p", "e", 1) + "/gating-status")
-    assert r.status_code == 404 and r.json() == [{"message": errors.NOT_FOUND}]
+    assert r.status_code == 404 and r.json() == [{"message": NOT_FOUND}]
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_too_large_body_is_413(client: TestClient) -> None:
     big = body(deployment_data(description="x" * 70_000))
     r = client.post(BULK, content=big, headers=auth("POST", BULK))
     assert r.status_code == 413
-    assert r.json() == [{"message": errors.TOO_LARGE}]
+    assert r.json() == [{"message": TOO_LARGE}]
 
 
 def test_context_path_site_strips_its_path_from_the_qsh(client: TestClient, clock: ManualClock) -> None:

@@ -1,7 +1,7 @@
 """The submit parser's two paths give one answer.
 
-``parse_valid_submission`` (msgspec, the fast path) may leave any request to the full validator
-(``validate_submission``, pydantic), but whatever it accepts must come out exactly as the full validator
+``Parser.parse_valid`` (msgspec, the fast path) may leave any request to the full validator
+(``Validator.validate``, pydantic), but whatever it accepts must come out exactly as the full validator
 has it: the same items, the same ``data``, the same stored bytes. These tests hold it to that on
 valid requests, on damaged ones and on unusual spellings, and check that plain valid requests do take
 the fast path (else the fast path could silently rot into "always None").
@@ -18,17 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.api.schemas import validate_submission
-from emulator.api.submission import (
-    RequestInvalid,
-    Submission,
-    all_uris,
-    is_uri,
-    parse_submission,
-    parse_valid_submission,
-)
+from emulator.api.bodies.deployments import PARSER
+from emulator.api.bodies.types import all_uris, is_uri
+from emulator.api.submissions import RequestInvalid, Submission
 from emulator.domain.model import DeploymentInput, to_body
 from tests import strategies
+
+parse_submission = PARSER.parse
+parse_valid_submission = PARSER.parse_valid
+validate_submission = PARSER.validator.validate
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -206,13 +204,12 @@ def test_schema_version_sits_where_the_full_validator_puts_it() -> None:
 
 def test_the_full_validator_is_not_imported_for_a_valid_request() -> None:
     import subprocess
-    import sys
 
     code = (
         "import sys, json\n"
-        "from emulator.api.submission import parse_submission\n"
-        f"parse_submission({request([valid()])!r})\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pydantic', 'emulator.api.schemas')))))\n"
+        "from emulator.api.bodies.deployments import PARSER\n"
+        f"PARSER.parse({request([valid()])!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pydantic', 'emulator.api.validator')))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
@@ -270,17 +267,6 @@ uri_parts |= st.sampled_from([" ", "\n", "\u00a0", "é", "[", "]", "1", ".", "-"
 @given(st.lists(uri_parts, max_size=8).map("".join) | st.text(max_size=10))
 def test_the_uri_pattern_is_the_rule_spelled_out(value: str) -> None:
     assert is_uri(value) == spelled_out_is_uri(value)
-
-
-def test_the_fast_path_gives_keys_the_interned_ids() -> None:
-    """The queue, the contract check and the store hash and compare keys over and over: with one shared
-    string per id, each reads a string already hashed and compared by identity (see _to_input)."""
-    first, second = valid(), {**valid(), "deploymentSequenceNumber": 8}
-    parsed = parse_valid_submission(request([first, second]))
-    assert parsed is not None
-    keys = [item.key for item in parsed.items if isinstance(item, DeploymentInput)]
-    assert keys[0].pipeline_id is keys[1].pipeline_id is sys.intern(first["pipeline"]["id"])
-    assert keys[0].environment_id is keys[1].environment_id is sys.intern(first["environment"]["id"])
 
 
 @settings(max_examples=1000, deadline=None)

@@ -470,16 +470,16 @@ def test_deployments_items_are_a_reference_to_deployment_data(document: dict[str
 
 
 def test_limits_come_from_the_models(document: dict[str, Any]) -> None:
-    from emulator.api import schemas
+    from emulator.api.bodies import deployments, types
 
     data = document["components"]["schemas"]["DeploymentData"]["properties"]
-    assert data["displayName"]["maxLength"] == schemas.MAX_TEXT
-    assert data["url"]["maxLength"] == schemas.MAX_URL
+    assert data["displayName"]["maxLength"] == types.MAX_TEXT
+    assert data["url"]["maxLength"] == types.MAX_URL
     request = document["components"]["schemas"]["SubmitDeploymentRequest"]["properties"]
-    assert request["deployments"]["maxItems"] == schemas.MAX_DEPLOYMENTS
+    assert request["deployments"]["maxItems"] == deployments.MAX_DEPLOYMENTS
     properties = next(b for b in request["properties"]["anyOf"] if b.get("type") == "object")
-    assert properties["maxProperties"] == schemas.MAX_PROPERTIES
-    assert properties["propertyNames"] == {"pattern": schemas.PROPERTY_KEY_PATTERN}
+    assert properties["maxProperties"] == types.MAX_PROPERTIES
+    assert properties["propertyNames"] == {"pattern": "^[^:_][^:]*$"}
     assert "patternProperties" not in properties
 
 

@@ -9,7 +9,8 @@ sent; each response must not be a 5xx and must conform to the document: a docume
 its content type, its body schema and its headers. Every deployment the positive submit examples
 get accepted is then read back (GET and gating-status), so the 200 bodies are checked as well.
 
-The gateway family is skipped, with the reason, while the emulator does not serve it yet.
+Both families must be served: a broken gateway (no token, or no route) fails the gateway tests, it does
+not skip them.
 """
 
 from __future__ import annotations
@@ -123,14 +124,16 @@ def api(app: Starlette) -> Any:
 
 @pytest.fixture(scope="module")
 def gateway_auth(app: Starlette) -> Iterator[Bearer]:
-    """An access token for the default OAuth client, or a skip while the gateway is not served."""
+    """An access token for the default OAuth client; the gateway's tests fail when it cannot be had or used."""
     client = TestClient(app)  # no `with`: schemathesis runs the app's lifespan, once
     token = client.post("/oauth/token", data=OAUTH_CLIENT)
     if token.status_code != 200:
-        pytest.skip(f"the OAuth 2.0 gateway family is not served yet: POST /oauth/token answers {token.status_code}")
-    probe = client.get(GATEWAY_BASE.format(cloudId=CLOUD_ID) + "/pipelines/p/environments/e/deployments/1")
-    if probe.status_code == 404:
-        pytest.skip("the OAuth 2.0 gateway family is not served yet: it answers 404 for everything")
+        pytest.fail(f"the OAuth 2.0 gateway is broken: POST /oauth/token answers {token.status_code}: {token.text}")
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    # a served gateway routes the path, so an authorised GET of it is refused for its method only
+    probe = client.get(GATEWAY_BASE.format(cloudId=CLOUD_ID) + "/bulkByProperties", headers=bearer)
+    if probe.status_code != 405:
+        pytest.fail(f"the OAuth 2.0 gateway is broken: GET bulkByProperties answers {probe.status_code}: {probe.text}")
     yield Bearer(token.json()["access_token"])
 
 

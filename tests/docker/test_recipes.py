@@ -1,60 +1,27 @@
-"""The README's Docker recipes against what the image really reads, creates and exposes.
+"""docs/docker.md's recipes against what the image really reads, creates and exposes, without an engine.
 
-The section is README.md's "## Docker"; until it is pasted there, docs/docker.md (which starts with
-that heading). A documented EMULATOR_* variable must be a setting, a documented container path must
-be a folder the image creates (or lie under one), and every container port must be the EXPOSEd one.
-The GitHub Actions health command and the GitLab wait step are run against a stub, as written.
+A documented EMULATOR_* variable must be a setting, a documented container path must be a folder the
+image creates (or lie under one), and every container port must be the EXPOSEd one. The CI services
+must match the image's port, health check and settings; test_ci_services.py starts them on a real
+engine the way their runners do, and test_testcontainers.py runs the Testcontainers recipes.
 """
 
 from __future__ import annotations
 
 import ast
-import http.server
-import os
 import re
 import shutil
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
-from pathlib import Path, PurePosixPath
-from typing import Any
+from dataclasses import fields
+from pathlib import PurePosixPath
 
 import pytest
 
 from emulator.config import ENV_PREFIX, Settings
 from tests.docker import dockerfile as df
-
-yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the YAML recipes (test extra `pyyaml`)")
+from tests.docker.recipes import Section, docker_section, github_options, github_service, gitlab_job, walk, yaml
 
 SETTINGS_VARS = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
-README = df.ROOT / "README.md"
-FALLBACK = df.ROOT / "docs" / "docker.md"
-
-
-@dataclass
-class Section:
-    source: Path
-    text: str
-
-    def blocks(self, *languages: str) -> list[str]:
-        found = re.findall(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", self.text, re.MULTILINE | re.DOTALL)
-        return [body for lang, body in found if lang in languages]
-
-    def yaml_blocks(self) -> list[Any]:
-        return [yaml.safe_load(b) for b in self.blocks("yaml", "yml")]
-
-
-def docker_section() -> Section:
-    for path in (README, FALLBACK):
-        if not path.exists():
-            continue
-        text = path.read_text(encoding="utf-8")
-        m = re.search(r"^## Docker[ \t]*\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
-        if m:
-            return Section(path, m.group(0))
-    pytest.fail('no "## Docker" section in README.md or docs/docker.md')
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +38,6 @@ def runtime() -> df.Stage:
 def exposed(runtime: df.Stage) -> int:
     (port,) = [int(p.split("/")[0]) for ins in runtime.all("EXPOSE") for p in ins.text.split()]
     return port
-
-
-def walk(node: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) of nested YAML mappings."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield str(key), value
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
 
 
 def test_every_documented_variable_is_a_setting(section: Section) -> None:
@@ -152,9 +108,13 @@ def test_every_recipe_is_there_and_parses(section: Section) -> None:
         "--health-cmd",
         "alias:",
         "DockerContainer",
+        "JiraEmulatorContainer",
         "/_emulator/ready",
+        "docker volume create",
+        "-e EMULATOR_DATA_DIR=/data",
+        "docker compose up --build --wait emulator",
     ):
-        assert needle in text, f"the Docker section lacks {needle!r}"
+        assert needle in text, f"docs/docker.md lacks {needle!r}"
     for body in section.blocks("python"):
         ast.parse(body)
     bash = shutil.which("bash")
@@ -173,79 +133,11 @@ def test_the_compose_recipe_is_the_repositorys_file(section: Section) -> None:
     assert "docker-compose.yml" in section.text
 
 
-# ---------------------------------------------------------------------------------------------------
-# run the CI recipes' probes, as written, against a stub of /_emulator/ready
-
-
-class _Ready(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/_emulator/ready" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def stub_port() -> Iterator[int]:
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Ready)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-
-
-def runner_split(options: str) -> list[str]:
-    """Split like the GitHub runner's ``docker create`` command line (.NET's rules: double quotes group,
-    backslashes escape only quotes, single quotes are ordinary characters)."""
-    args: list[str] = []
-    current, quoted, started, i = "", False, False, 0
-    while i < len(options):
-        c = options[i]
-        if c == "\\":
-            j = i
-            while j < len(options) and options[j] == "\\":
-                j += 1
-            n = j - i
-            if j < len(options) and options[j] == '"':
-                current += "\\" * (n // 2)
-                if n % 2:
-                    current += '"'
-                    i = j + 1
-                else:
-                    i = j
-                started = True
-                continue
-            current, i, started = current + "\\" * n, j, True
-            continue
-        if c == '"':
-            quoted, started = not quoted, True
-        elif c.isspace() and not quoted:
-            if started:
-                args.append(current)
-            current, started = "", False
-        else:
-            current, started = current + c, True
-        i += 1
-    if started:
-        args.append(current)
-    return args
-
-
-def github_service(section: Section) -> dict[str, Any]:
-    for data in section.yaml_blocks():
-        if isinstance(data, dict) and "jobs" in data:
-            for job in data["jobs"].values():
-                for service in job.get("services", {}).values():
-                    return dict(service)
-    pytest.fail("no GitHub Actions job with services: in the section")
-
-
-def test_github_service_health_options_work_as_written(section: Section, exposed: int, stub_port: int) -> None:
+def test_github_service_matches_the_image(section: Section, exposed: int, runtime: df.Stage) -> None:
     service = github_service(section)
-    args = runner_split(service["options"])
-    values = dict(zip(args[::2], args[1::2], strict=True))
+    assert set(service.get("env", {})) <= SETTINGS_VARS, "service env: settings of the emulator only"
+    assert [int(str(p).split(":")[-1]) for p in service["ports"]] == [exposed]
+    values = github_options(service)
     allowed = {
         "--health-cmd",
         "--health-interval",
@@ -258,38 +150,19 @@ def test_github_service_health_options_work_as_written(section: Section, exposed
     for key in ("--health-interval", "--health-timeout", "--health-start-period", "--health-start-interval"):
         if key in values:
             df.go_duration(values[key])
-    cmd = values["--health-cmd"]
-    assert f"127.0.0.1:{exposed}/_emulator/ready" in cmd and not re.search(r"\b(curl|wget)\b", cmd)
-    # docker runs --health-cmd as CMD-SHELL: /bin/sh -c, in the container, where python is on PATH
-    probe = cmd.replace(f"127.0.0.1:{exposed}/", f"127.0.0.1:{stub_port}/")
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HTTP_PROXY": "http://127.0.0.1:9"}
-    result = subprocess.run(["/bin/sh", "-c", probe], env=env, capture_output=True, text=True, timeout=10)
-    assert result.returncode == 0, result.stderr
-    closed = cmd.replace(f"127.0.0.1:{exposed}/", "127.0.0.1:9/")
-    assert subprocess.run(["/bin/sh", "-c", closed], env=env, capture_output=True, timeout=10).returncode != 0
+    # the same probe as the image's HEALTHCHECK: Python, no curl, /_emulator/ready on the exposed port
+    _, image_probe, _ = df.healthcheck(runtime)
+    cmd = values.get("--health-cmd", " ".join(image_probe))
+    assert cmd.startswith("python ") and "ProxyHandler({})" in cmd and not re.search(r"\b(curl|wget)\b", cmd)
+    assert f"127.0.0.1:{exposed}/_emulator/ready" in cmd or "EMULATOR_PORT" in cmd
 
 
-def test_gitlab_wait_step_works_as_written(section: Section, stub_port: int) -> None:
-    for data in section.yaml_blocks():
-        jobs = [j for j in (data or {}).values() if isinstance(j, dict) and "services" in j and "script" in j]
-        if jobs:
-            job = jobs[0]
-            break
-    else:
-        pytest.fail("no GitLab CI job with services: and script: in the section")
+def test_gitlab_service_matches_the_image(section: Section, exposed: int) -> None:
+    job = gitlab_job(section)
     (service,) = job["services"]
-    assert service["alias"] and "jira-deployments-emulator" in service["name"]
-    assert set(service.get("variables", {})) <= SETTINGS_VARS
-    url = job["variables"]["JIRA_BASE_URL"]
-    assert url.startswith(f"http://{service['alias']}:")
-    steps = [s for s in job["script"] if "/_emulator/ready" in s]
-    assert steps, "the job should wait for /_emulator/ready before its tests"
-    bash = shutil.which("bash") or "/bin/sh"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "JIRA_BASE_URL": f"http://127.0.0.1:{stub_port}",
-    }
-    for step in steps:
-        result = subprocess.run([bash, "-c", step], env=env, capture_output=True, text=True, timeout=20)
-        assert result.returncode == 0, result.stderr
+    assert service["alias"] and service["name"].endswith("/jira-deployments-emulator:latest")
+    assert set(service.get("variables", {})) <= SETTINGS_VARS, "service variables: settings of the emulator only"
+    assert not set(job.get("variables", {})) & SETTINGS_VARS, "job variables reach the service too: keep them apart"
+    assert job["variables"]["JIRA_BASE_URL"] == f"http://{service['alias']}:{exposed}"
+    waits = [step for step in job["script"] if "/_emulator/ready" in step]
+    assert waits and job["script"].index(waits[0]) == 0, "GitLab ignores HEALTHCHECK: wait first, then test"

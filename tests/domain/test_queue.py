@@ -10,7 +10,7 @@ P = Provider("connect", "app")
 
 
 def op(n: int, site: str = "s") -> DeleteByKey:
-    return DeleteByKey(site, P, DeploymentKey("p", "e", n), None)
+    return DeleteByKey("deployments", site, P, DeploymentKey("p", "e", n), None)
 
 
 def test_pops_only_what_is_due_in_due_then_acceptance_order() -> None:
@@ -61,8 +61,15 @@ providers = st.sampled_from([P, Provider("oauth", "c")])
 sites = st.sampled_from(["a", "b"])
 keys = st.builds(DeploymentKey, st.just("p"), st.just("e"), st.integers(1, 3))
 operations = st.one_of(
-    st.builds(Upsert, sites, providers, st.builds(lambda key: deployment_input(*key), keys), st.just({})),
-    st.builds(DeleteByKey, sites, providers, keys, st.none()),
+    st.builds(
+        Upsert,
+        st.just("deployments"),
+        sites,
+        providers,
+        st.builds(lambda key: deployment_input(*key), keys),
+        st.just({}),
+    ),
+    st.builds(DeleteByKey, st.just("deployments"), sites, providers, keys, st.none()),
 )
 times = st.sampled_from([0.0, 0.5, 1.0, 2.0])
 
@@ -82,7 +89,7 @@ class QueueMachine(RuleBasedStateMachine):
             self.model.append((due, self.seq, one))
             self.seq += 1
             if type(one) is Upsert:
-                self.newest[(one.site, one.provider, one.deployment.key)] = one
+                self.newest[(one.site, one.provider, one.entity.key)] = one
         self.model.sort(key=lambda entry: entry[:2])
 
     @rule(one=operations, due=times)
@@ -146,7 +153,7 @@ class QueueMachine(RuleBasedStateMachine):
         pending = {id(entry[2]) for entry in self.model}
         for (site, provider, key), newest in self.newest.items():
             expected = newest if id(newest) in pending else None
-            assert self.q.latest_upsert(site, provider, key) is expected
+            assert self.q.latest_upsert("deployments", site, provider, key) is expected
 
 
 TestQueueMachine = QueueMachine.TestCase

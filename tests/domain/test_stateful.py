@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from emulator.domain.clock import ManualClock
+from emulator.domain.kinds import DEPLOYMENTS
 from emulator.domain.model import DeploymentKey, Provider
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DevOpsService, QueueSettings
 from emulator.domain.sites import SiteRegistry
 from tests.factories import deployment_input, site
 
@@ -23,7 +24,7 @@ class ServiceMachine(RuleBasedStateMachine):
     @initialize(delay=st.sampled_from([0.0, 0.5, 2.0]))
     def start(self, delay: float) -> None:
         self.clock = ManualClock()
-        self.svc = DeploymentService(SiteRegistry([site("s")]), self.clock, apply_delay=delay)
+        self.svc = DevOpsService(SiteRegistry([site("s")]), self.clock, QueueSettings(apply_delay=delay))
         self.site = self.svc.sites.get("s")
         self.delay = delay
         self.pending: list[tuple[float, int, tuple]] = []  # (due, seq, op)
@@ -64,7 +65,7 @@ class ServiceMachine(RuleBasedStateMachine):
     @rule(provider=providers, key=keys, usn=st.integers(0, 6), properties=props)
     def submit(self, provider: Provider, key: DeploymentKey, usn: int, properties: dict[str, str]) -> None:
         dep = deployment_input(key.pipeline_id, key.environment_id, key.sequence_number, usn)
-        self.svc.submit(self.site, provider, [dep], properties)
+        self.svc.submit(DEPLOYMENTS, self.site, provider, [dep], properties)
         self._push(("put", provider, key, usn, properties))
 
     @rule(
@@ -77,7 +78,7 @@ class ServiceMachine(RuleBasedStateMachine):
     ) -> None:
         """One request of several writes (one run of the apply queue), a key possibly more than once."""
         deps = [deployment_input(k.pipeline_id, k.environment_id, k.sequence_number, usn) for k, usn in writes]
-        self.svc.submit(self.site, provider, deps, properties)
+        self.svc.submit(DEPLOYMENTS, self.site, provider, deps, properties)
         for key, usn in writes:
             self.pending.append((self.clock.now() + self.delay, self.seq, ("put", provider, key, usn, properties)))
             self.seq += 1
@@ -85,7 +86,7 @@ class ServiceMachine(RuleBasedStateMachine):
 
     @rule(provider=providers, key=keys, bound=bounds)
     def delete(self, provider: Provider, key: DeploymentKey, bound: int | None) -> None:
-        self.svc.delete(self.site, provider, key, bound)
+        self.svc.delete(DEPLOYMENTS, self.site, provider, key, bound)
         self._push(("del", provider, key, bound))
 
     @rule(
@@ -94,7 +95,7 @@ class ServiceMachine(RuleBasedStateMachine):
         bound=bounds,
     )
     def delete_by_properties(self, provider: Provider, wanted: dict[str, str], bound: int | None) -> None:
-        self.svc.delete_by_properties(self.site, provider, wanted, bound)
+        self.svc.delete_by_properties(DEPLOYMENTS, self.site, provider, wanted, bound)
         self._push(("props", provider, wanted, bound))
 
     @rule(dt=st.sampled_from([0.1, 0.5, 1.0, 3.0]))
@@ -111,7 +112,7 @@ class ServiceMachine(RuleBasedStateMachine):
     @invariant()
     def store_equals_model(self) -> None:
         actual = {
-            (pid[1], key): (rec.update_sequence_number, rec.properties)
+            (pid[2], key): (rec.update_sequence_number, rec.properties)
             for pid, part in self.svc.store.partitions()
             for key, rec in part.records.items()
         }
@@ -125,8 +126,8 @@ class ServiceMachine(RuleBasedStateMachine):
             if op[0] == "put":
                 latest[(op[1], op[2])] = op[3]
         for (provider, key), usn in latest.items():
-            found = self.svc.queue.latest_upsert("s", provider, key)
-            assert found is not None and found.deployment.update_sequence_number == usn
+            found = self.svc.queue.latest_upsert("deployments", "s", provider, key)
+            assert found is not None and found.entity.update_sequence_number == usn
 
     @invariant()
     def property_index_is_consistent(self) -> None:

@@ -1,11 +1,11 @@
 from emulator.domain.model import DeploymentKey, Provider, StoredDeployment
-from emulator.domain.store import DeploymentStore, Partition
+from emulator.domain.store import EntityStore, Partition
 
 P = Provider("connect", "app")
 
 
 def record(n: int, props: dict[str, str], usn: int = 1) -> StoredDeployment:
-    return StoredDeployment(DeploymentKey("p", "e", n), usn, b"{}", props, "production", 0.0)
+    return StoredDeployment(DeploymentKey("p", "e", n), usn, b"{}", props, 0.0, "production")
 
 
 def test_matching_is_and_of_every_pair() -> None:
@@ -30,12 +30,12 @@ def test_replacing_a_record_reindexes_its_properties() -> None:
 
 
 def test_partitions_are_per_site_and_provider() -> None:
-    store = DeploymentStore()
-    store.partition("s1", P).put(record(1, {}))
-    store.partition("s2", P).put(record(1, {}))
-    store.partition("s1", Provider("oauth", "c")).put(record(1, {}))
+    store = EntityStore()
+    store.partition("deployments", "s1", P).put(record(1, {}))
+    store.partition("deployments", "s2", P).put(record(1, {}))
+    store.partition("deployments", "s1", Provider("oauth", "c")).put(record(1, {}))
     assert len(store) == 3
-    assert store.get("s2", Provider("oauth", "c"), DeploymentKey("p", "e", 1)) is None
+    assert store.get("deployments", "s2", Provider("oauth", "c"), DeploymentKey("p", "e", 1)) is None
     assert store.drop("s1", P) == 1
     assert store.drop("s1") == 1
     assert len(store) == 1

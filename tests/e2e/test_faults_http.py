@@ -158,7 +158,7 @@ def test_the_journal_keeps_the_body_of_a_submit_whose_connection_was_dropped(htt
 
 
 def test_a_refused_body_over_the_limit_is_not_read_for_the_journal(http: httpx.Client, server: ThreadedServer) -> None:
-    limit = server.emulator.jira.max_body_bytes
+    limit = server.emulator.settings.max_body_bytes
     http.post("/_emulator/faults", json={"operation": "submitDeployments", "status": 503, "times": 1})
     big = b'{"deployments": [], "padding": "' + b"x" * limit + b'"}'
     r = http.post(BULK, content=big, headers={**MAIN, **auth("POST", BULK)})

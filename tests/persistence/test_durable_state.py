@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.domain.clock import ManualClock
+from emulator.domain.kinds import DEPLOYMENTS
 from emulator.domain.model import DeploymentKey, Provider
-from emulator.domain.service import DeploymentService
+from emulator.domain.service import DevOpsService, QueueSettings
 from emulator.domain.sites import ConnectApp, SiteRegistry
 from emulator.persistence import WAL, DurableState, PersistenceError
 from tests.factories import deployment_input, site
@@ -20,11 +21,11 @@ from tests.factories import deployment_input, site
 P, Q = Provider("connect", "app"), Provider("oauth", "bot")
 
 
-def fresh(clock: ManualClock, delay: float = 1.0) -> DeploymentService:
-    return DeploymentService(SiteRegistry([site("s"), site("t")]), clock, apply_delay=delay)
+def fresh(clock: ManualClock, delay: float = 1.0) -> DevOpsService:
+    return DevOpsService(SiteRegistry([site("s"), site("t")]), clock, QueueSettings(apply_delay=delay))
 
 
-def state(svc: DeploymentService) -> Any:
+def state(svc: DevOpsService) -> Any:
     store = {
         (pid, key): (r.update_sequence_number, r.data, r.properties, r.gating and (r.gating.status, r.gating.details))
         for pid, part in svc.store.partitions()
@@ -54,16 +55,16 @@ steps = st.lists(
 )
 
 
-def run(svc: DeploymentService, step: tuple) -> None:
+def run(svc: DevOpsService, step: tuple) -> None:
     kind, s = step[0], svc.sites.get("s")
     assert s is not None
     if kind == "submit":
         _, who, n, usn, gated = step
-        svc.submit(s, who, [deployment_input("p", "e", n, usn, gating=gated)], {"v": str(usn % 2 + 1)})
+        svc.submit(DEPLOYMENTS, s, who, [deployment_input("p", "e", n, usn, gating=gated)], {"v": str(usn % 2 + 1)})
     elif kind == "delete":
-        svc.delete(s, step[1], DeploymentKey("p", "e", step[2]), step[3])
+        svc.delete(DEPLOYMENTS, s, step[1], DeploymentKey("p", "e", step[2]), step[3])
     elif kind == "props":
-        svc.delete_by_properties(s, step[1], {"v": step[2]})
+        svc.delete_by_properties(DEPLOYMENTS, s, step[1], {"v": step[2]})
     elif kind == "advance":
         svc.clock.advance(step[1])  # type: ignore[attr-defined]
         svc.apply_due()
@@ -116,7 +117,7 @@ def test_a_clean_stop_leaves_a_snapshot_and_an_empty_log(tmp_path: Path) -> None
     svc = fresh(clock)
     durable = DurableState(tmp_path, svc)
     durable.open()
-    svc.submit(svc.sites.get("s"), P, [deployment_input()], {})
+    svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
     assert len((tmp_path / WAL).read_text().splitlines()) == 2  # header + the accepted write
     durable.close()
     assert len((tmp_path / WAL).read_text().splitlines()) == 1
@@ -129,16 +130,16 @@ def test_pending_writes_survive_and_still_apply(tmp_path: Path) -> None:
     svc = fresh(clock, delay=5)
     first = DurableState(tmp_path, svc)
     first.open()
-    svc.submit(svc.sites.get("s"), P, [deployment_input()], {})
+    svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
     first.abandon()
     restarted = fresh(clock, delay=5)
     second = DurableState(tmp_path, restarted)
     second.open()
     second.abandon()
     key = DeploymentKey("pipe", "env", 1)
-    assert restarted.get(restarted.sites.get("s"), P, key) is None
+    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, key) is None
     clock.advance(5)
-    assert restarted.get(restarted.sites.get("s"), P, key) is not None
+    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, key) is not None
 
 
 def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     svc = fresh(clock, delay=0)
     first = DurableState(tmp_path, svc)
     first.open()
-    svc.submit(svc.sites.get("s"), P, [deployment_input()], {})
+    svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
     first.abandon()
     with open(tmp_path / WAL, "a", encoding="utf-8") as f:
         f.write('{"t":"accept","seq":99,"acc')  # the process died mid-write
@@ -154,7 +155,7 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     second = DurableState(tmp_path, restarted)
     second.open()
     second.abandon()
-    assert restarted.get(restarted.sites.get("s"), P, DeploymentKey("pipe", "env", 1)) is not None
+    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, DeploymentKey("pipe", "env", 1)) is not None
 
 
 @pytest.mark.parametrize("name", ["snapshot.json", WAL], ids=["snapshot", "log"])
@@ -179,7 +180,7 @@ def test_gating_decisions_and_runtime_installs_survive_a_crash(tmp_path: Path) -
     first.open()
     s = svc.sites.get("s")
     svc.install_app(s, ConnectApp("late", "ck", "secret", frozenset({"WRITE"}), frozenset()))
-    svc.submit(s, P, [deployment_input(gating=True)], {})
+    svc.submit(DEPLOYMENTS, s, P, [deployment_input(gating=True)], {})
     key = DeploymentKey("pipe", "env", 1)
     svc.decide_gating(s, P, key, "prevented", [{"type": "issue", "issueKey": "CHG-9", "issueLink": "x"}])
     first.abandon()
@@ -187,6 +188,6 @@ def test_gating_decisions_and_runtime_installs_survive_a_crash(tmp_path: Path) -
     second = DurableState(tmp_path, again)
     second.open()
     second.abandon()
-    gating = again.get(again.sites.get("s"), P, key).gating
+    gating = again.get(DEPLOYMENTS, again.sites.get("s"), P, key).gating
     assert gating is not None and gating.status == "prevented" and gating.details[0]["issueKey"] == "CHG-9"
     assert "late" in again.sites.get("s").connect_apps

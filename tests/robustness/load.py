@@ -107,7 +107,7 @@ class Outcome:
 def op_signature(op: Any) -> tuple[Any, ...]:
     if isinstance(op, Upsert):
         props = frozenset(op.properties.items())
-        return ("upsert", op.site, op.provider, op.deployment.key, op.deployment.update_sequence_number, props)
+        return ("upsert", op.site, op.provider, op.entity.key, op.entity.update_sequence_number, props)
     if isinstance(op, DeleteByKey):
         return ("delete", op.site, op.provider, op.key, op.max_update_sequence_number)
     assert isinstance(op, DeleteByProperties)
@@ -298,7 +298,7 @@ def replay(before: Snapshot, accepted: list[Pending]) -> dict[Any, Any]:
         op = pending.op
         pid = (op.site, op.provider)
         if isinstance(op, Upsert):
-            incoming = op.deployment
+            incoming = op.entity
             old = model.get((pid, incoming.key))
             if old is None or old[0] < incoming.update_sequence_number:
                 model[(pid, incoming.key)] = (incoming.update_sequence_number, incoming.data, dict(op.properties))
@@ -342,11 +342,9 @@ def verify(server: ThreadedServer, outcome: Outcome, accepted: list[Pending], be
     by_name = {t.partition: t for t in TARGETS}
     for p in accepted:
         if isinstance(p.op, Upsert):
-            sent = deployment(
-                by_name[(p.op.site, p.op.provider)], p.op.deployment.key, p.op.deployment.update_sequence_number
-            )
-            if p.op.deployment.data != {**sent, "schemaVersion": "1.0"}:
-                bad.append(p.op.deployment.key)
+            sent = deployment(by_name[(p.op.site, p.op.provider)], p.op.entity.key, p.op.entity.update_sequence_number)
+            if p.op.entity.data != {**sent, "schemaVersion": "1.0"}:
+                bad.append(p.op.entity.key)
     apply_order = sorted(accepted, key=lambda p: (p.due, p.seq))
     return Verdict(
         lost=lost,

@@ -214,11 +214,10 @@ def snapshot(server: ThreadedServer) -> Snapshot:
     for _ in range(100):
         try:
             records = {
-                (pid, key): (rec.update_sequence_number, copy.deepcopy(rec.data), dict(rec.properties))
-                for pid, part in service.store.partitions()
-                for key, rec in part.records.items()
+                ((site, provider), rec.key): (rec.update_sequence_number, copy.deepcopy(rec.data), dict(rec.properties))
+                for _, site, provider, rec in service.records()
             }
-            return records, len(service.queue)
+            return records, sum(1 for _ in service.pending())
         except RuntimeError:  # "dictionary changed size during iteration": the applier was running
             time.sleep(0.01)
     raise AssertionError("the store never stood still long enough to be read")

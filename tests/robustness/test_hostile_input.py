@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from emulator.api import errors, messages
 from emulator.domain.model import DeploymentKey, Provider
 from tests.factories import deployment_data
+from tests.helpers import TOO_LARGE
 from tests.robustness.strategies import (
     invalid_utf8_bodies,
     json_documents,
@@ -304,7 +305,7 @@ def test_900_kb_strings(seeded: Emu, family: str, case: str, outcome: Any) -> No
 def test_a_body_one_byte_over_the_limit_is_413(seeded: Emu, family: str) -> None:
     body = b'{"deployments":[],"x":"' + b"y" * (1024 * 1024) + b'"}'
     r = exchange(seeded, family, "POST", "/bulk", body=body[: 1024 * 1024 + 1], expect={413})
-    assert r is not None and r.json() == [{"message": errors.TOO_LARGE}]
+    assert r is not None and r.json() == [{"message": TOO_LARGE}]
 
 
 @BOTH
@@ -320,7 +321,7 @@ def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(seeded:
         expect={413},
         timeout=5,
     )
-    assert r is not None and r.json() == [{"message": errors.TOO_LARGE}]
+    assert r is not None and r.json() == [{"message": TOO_LARGE}]
 
 
 @BOTH
@@ -337,7 +338,7 @@ def test_a_chunked_body_over_the_limit_is_413(seeded: Emu, family: str) -> None:
         headers=[(b"Transfer-Encoding", b"chunked")],
         expect={413},
     )
-    assert r is not None and r.json() == [{"message": errors.TOO_LARGE}]
+    assert r is not None and r.json() == [{"message": TOO_LARGE}]
 
 
 @BOTH
@@ -911,7 +912,7 @@ def test_a_client_hanging_up_mid_body_is_not_an_unexpected_error(seeded: Emu, fa
 def test_a_refusal_is_not_held_up_by_a_body_that_never_comes(seeded: Emu, family: str) -> None:
     """A refused call's body is read for the journal, but a client that stalls after its headers still gets
     its 401, after a bounded wait, and the journal entry has no body."""
-    from emulator.api.handlers import UNREAD_BODY_WAIT
+    from emulator.api.http import UNREAD_BODY_WAIT
 
     target = seeded.prefix(family).encode() + b"/bulk"
     with socket.create_connection(("127.0.0.1", seeded.port), timeout=10) as sock:

@@ -21,10 +21,9 @@ from typing import Any
 import jwt
 import pytest
 
-from emulator.api import errors
 from emulator.domain.model import DeploymentKey, Provider
 from tests.factories import deployment_data
-from tests.helpers import CLIENT_SECRETS, CTX_CLOUD, MAIN_CLOUD, SECRETS
+from tests.helpers import CLIENT_SECRETS, CTX_CLOUD, FORBIDDEN, MAIN_CLOUD, SECRETS
 from tests.robustness.support import (
     GATEWAY_BASE,
     SITE_BASE,
@@ -277,7 +276,7 @@ def test_connect_jwt_attacks(seeded: Emu, case: str, spec: Case) -> None:
     response, _ = _submit(seeded, case, BULK, headers, query)
     _check(seeded, case, "site", response, spec.status, before, Provider("connect", "full-app"))
     if spec.status == 403:
-        assert response.json() == [{"message": errors.FORBIDDEN.format(scope="WRITE")}]
+        assert response.json() == [{"message": FORBIDDEN.format(scope="WRITE")}]
 
 
 def test_reasons_name_what_was_wrong(seeded: Emu) -> None:
