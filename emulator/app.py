@@ -38,6 +38,7 @@ from emulator.faults import FaultSet, RateLimits
 from emulator.fixtures import load_fault_rules, load_fixtures
 from emulator.journal import Journal, clip
 from emulator.logs import CallLogger
+from emulator.redaction import kept_headers
 
 if TYPE_CHECKING:
     from emulator.api.gateway import GatewayHandlers
@@ -124,6 +125,7 @@ class Emulator:
                 clip(response_body),
                 len(request_body) if request_body else 0,
                 len(response_body) if response_body else 0,
+                kept_headers(call.headers),
             )
         )
 

@@ -29,6 +29,7 @@ class Rule:
     kind: str  # "mistake" or "risk"
     description: str
     fix: str
+    strict_status: int = 400  # what strict mode answers a mistake with
 
 
 RULES: dict[str, Rule] = {
@@ -36,6 +37,13 @@ RULES: dict[str, Rule] = {
         "mistake",
         "the deployment uses the deprecated 'issueKeys' field",
         'send associations: [{"associationType": "issueIdOrKeys", "values": [...]}] instead',
+    ),
+    "content-type-not-json": Rule(
+        "mistake",
+        "the body is sent without a JSON Content-Type; Jira's REST endpoints answer 415 Unsupported Media Type "
+        "to a body they do not take as JSON",
+        "send Content-Type: application/json (fetch sends text/plain for a string body unless told otherwise)",
+        strict_status=415,
     ),
     "deprecated-update-sequence-number-parameter": Rule(
         "mistake",
@@ -259,6 +267,14 @@ class ContractChecker:
             return []
         shown = ", ".join(values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
         return [Finding("unknown-issue-keys", f"unknown to the site: {shown}")]
+
+    def media_type(self, content_type: str | None) -> list[Finding]:
+        """A body's Content-Type: ``application/json`` or ``application/*+json``, with any parameters."""
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media == "application/json" or media.startswith("application/") and media.endswith("+json"):
+            return []
+        shown = f"Content-Type is {content_type!r}" if content_type else "there is no Content-Type"
+        return [Finding("content-type-not-json", f"{shown}; the body is JSON only to a lenient server")]
 
     def deprecated_bound(self, given: bool) -> list[Finding]:
         if not given:

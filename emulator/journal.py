@@ -1,7 +1,8 @@
 """The request journal: a bounded ring of every call to the Jira surface, for assertions and the UI.
 
-Bounded twice: by entries (``--journal-size``, oldest dropped first) and by the body bytes kept per
-entry, so a long load run cannot grow it without limit.
+Bounded by entries (``--journal-size``, oldest dropped first) and by the bytes kept per entry (bodies up to
+``BODY_KEPT``, request headers up to ``redaction.HEADERS_KEPT``), so a long load run cannot grow it without
+limit. Request headers are shown with no credential in clear (``emulator.redaction``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from emulator.domain.clock import iso
+from emulator.redaction import shown_headers
 
 BODY_KEPT = 16 * 1024  # bytes of request and response body kept per entry
 FILTERS = ("method", "operation", "status", "provider", "site", "since", "limit")
@@ -37,6 +39,7 @@ FIELDS = (
     "response_body",
     "request_size",
     "response_size",
+    "request_headers",
 )
 _POSITION = {name: position for position, name in enumerate(FIELDS)}
 
@@ -47,6 +50,7 @@ _DEFAULTS: dict[str, Any] = {
     "response_body": None,
     "request_size": 0,
     "response_size": 0,
+    "request_headers": (),
 }
 
 
@@ -117,6 +121,7 @@ class Entry:
             "reason": self.reason,
             "touched": self.touched,
             "findings": self.findings,
+            "requestHeaders": shown_headers(self.request_headers),
         }
         if bodies:
             out["requestBody"] = _text(self.request_body, self.request_size)

@@ -68,12 +68,13 @@ class Call:
     body it read."""
 
     __slots__ = (
-        "found", "latency_ms", "method", "operation", "provider", "raw_path", "raw_query", "reason",
-        "request_body", "response_body", "site", "started", "status", "summary", "touched",
+        "found", "headers", "latency_ms", "method", "operation", "provider", "raw_path", "raw_query", "reason",
+        "request_body", "response_body", "site", "site_note", "started", "status", "summary", "touched",
     )  # fmt: skip
 
-    def __init__(self, method: str, raw_path: str, raw_query: str, started: float) -> None:
+    def __init__(self, method: str, raw_path: str, raw_query: str, started: float, headers: Any = ()) -> None:
         self.method, self.raw_path, self.raw_query, self.started = method, raw_path, raw_query, started
+        self.headers = headers  # the request's headers, as the server gave them
         self.operation: str | None = None
         self.site: str | None = None
         self.provider: Provider | None = None
@@ -85,6 +86,7 @@ class Call:
         self.request_body: bytes | None = None
         self.response_body: bytes | None = None
         self.found: Sequence[Finding] = ()  # a list once the call has any
+        self.site_note: str | None = None  # why the default site answers a host that names no site
 
     @property
     def findings(self) -> list[dict[str, Any]]:
@@ -101,12 +103,14 @@ class Call:
         scope = request.scope
         raw_path = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
         raw_query = scope.get("query_string", b"").decode("utf-8", "replace")
-        return cls(request.method, raw_path.decode("latin-1"), raw_query, time.perf_counter())
+        return cls(request.method, raw_path.decode("latin-1"), raw_query, time.perf_counter(), scope["headers"])
 
     def answered(self, response: Response, reason: str | None) -> None:
         """The call's outcome, as it ends."""
         if reason is not None:
             self.reason = reason
+        if self.site_note is not None:  # the log and the journal say which site answered, and why
+            self.reason = self.site_note if self.reason is None else f"{self.reason}; {self.site_note}"
         self.status = response.status_code
         self.response_body = response.body if isinstance(response.body, bytes) else None
         self.latency_ms = (time.perf_counter() - self.started) * 1000

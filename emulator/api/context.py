@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from emulator.api.calls import Call, Refusal
 from emulator.api.http import BodyTooLarge, read_body
-from emulator.contract import ContractChecker, Finding
+from emulator.contract import RULES, ContractChecker, Finding
 from emulator.domain.model import Provider
 from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
@@ -71,7 +71,9 @@ class Context:
 
 
 def refuse_if_strict(strict: bool, findings: Sequence[Finding]) -> None:
+    """In strict mode, a finding of the mistake class refuses the call (a 400, or the status its rule names)."""
     mistakes = [f for f in findings if f.kind == "mistake"]
     if strict and mistakes:
         reason = "strict mode: " + ", ".join(f.rule for f in mistakes)
-        raise Refusal.site(400, [f.strict_message() for f in mistakes], reason)
+        status = max(RULES[f.rule].strict_status for f in mistakes)
+        raise Refusal.site(status, [f.strict_message() for f in mistakes], reason)

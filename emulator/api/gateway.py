@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from emulator.api.errors import REASON_HEADER, header_safe, json_response
 from emulator.auth.oauth import AUDIENCE, SCOPES, mint_access_token
+from emulator.domain.hosts import UnknownSite
 from emulator.domain.service import DevOpsService
 
 MAX_TOKEN_REQUEST = 64 * 1024
@@ -61,11 +62,14 @@ class GatewayHandlers:
         return oauth_error(401, "invalid_client", f"no OAuth client {client_id!r} on any site")
 
     async def tenant_info(self, request: Request) -> Response:
-        host = request.headers.get("host", "")
-        site = self.service.sites.by_host(host) or self.service.sites.default
-        if site is None:
+        try:
+            found = self.service.sites.resolve(request.headers.get("host", ""), None)
+        except UnknownSite as unknown:
+            return json_response({"error": "no site"}, 404, {REASON_HEADER: header_safe(unknown.reason)})
+        if found.site is None:
             return json_response({"error": "no site"}, 404)
-        return json_response({"cloudId": site.cloud_id})
+        headers = {REASON_HEADER: header_safe(found.note)} if found.note else None
+        return json_response({"cloudId": found.site.cloud_id}, 200, headers)
 
 
 def _parse_token_request(raw: bytes, content_type: str) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from emulator.api import errors
 from emulator.api.bodies.deployments import DeploymentGatingStatus
 from emulator.api.calls import Answer, Refusal
 from emulator.api.context import Context
-from emulator.api.http import JSONBytes, parse_int64
+from emulator.api.http import JSONBytes, header, parse_int64
 from emulator.api.submissions import RejectedInput, RequestInvalid, encode_json, may_hold_astral, text_limits
 from emulator.domain.clock import iso
 from emulator.domain.model import Key
@@ -28,6 +28,7 @@ Handler = Callable[[Context], Awaitable[Answer]]
 
 
 async def submit(ctx: Context) -> Answer:
+    ctx.note(ctx.contract.media_type(header(ctx.request, b"content-type")))
     family, body = ctx.family, await ctx.body()
     try:
         submission = family.parser.parse(body)

@@ -31,8 +31,9 @@ from emulator.api.http import header, unread_body
 from emulator.api.routing import Match, PathEncodingError, Router
 from emulator.contract import FINDINGS_HEADER
 from emulator.domain.clock import iso
+from emulator.domain.hosts import UnknownSite
 from emulator.domain.service import QueueFull
-from emulator.domain.sites import Site
+from emulator.domain.sites import Site, SiteMatch
 
 log = logging.getLogger("emulator.calls")
 
@@ -74,13 +75,10 @@ class JiraSurface:
         return response
 
     async def run(self, request: Request, call: Call) -> Response:
-        site, path = self.site(request, call)
+        found, path = self.site(request, call)
         match = self.route(path, call)
         operation = match.operations[call.method]
-        if match.via == "gateway":
-            site = self.gateway_site(match)
-        elif site is None:
-            raise Refusal.site(404, errors.NO_RESOURCE, "no site is configured for this request")
+        site = self.gateway_site(match) if match.via == "gateway" else self.named_site(found, call)
         call.site = site.name
         now = self.service.clock.now()
         if match.via == "gateway":
@@ -98,10 +96,24 @@ class JiraSurface:
             call.reason = answer.reason
         return answer.response
 
-    def site(self, request: Request, call: Call) -> tuple[Site | None, str]:
-        """The site the request's host names, and the request's path within it (its context path removed)."""
-        site, context_path = self.service.sites.resolve(header(request, b"host") or "", call.raw_path)
-        return site, call.raw_path[len(context_path) :] or "/"
+    def site(self, request: Request, call: Call) -> tuple[SiteMatch | UnknownSite, str]:
+        """The site the request's host names (``domain.hosts``), and the request's path within it (its
+        context path removed); an unknown site-style host refuses only site-family calls (``named_site``)."""
+        try:
+            found = self.service.sites.resolve(header(request, b"host") or "", call.raw_path)
+        except UnknownSite as unknown:
+            return unknown, call.raw_path
+        return found, call.raw_path[len(found.context_path) :] or "/"
+
+    def named_site(self, found: SiteMatch | UnknownSite, call: Call) -> Site:
+        """The site of a site-family call: a 404 for a site-style host no site has; the default site, noted,
+        for any other host that names no site."""
+        if isinstance(found, UnknownSite):
+            raise Refusal.site(404, errors.NO_SITE, found.reason)
+        if found.site is None:
+            raise Refusal.site(404, errors.NO_RESOURCE, "no site is configured for this request")
+        call.site_note = found.note
+        return found.site
 
     def route(self, path: str, call: Call) -> Match:
         """The operations at ``path`` for the call's method: a 400, 404 or 405 otherwise."""
@@ -145,6 +157,8 @@ class JiraSurface:
             # refused before its body was read (a token, a fault rule, a rate limit, a wrong path): the journal
             # still shows what was sent, so that a test can compare an attempt with its retry
             call.request_body = await unread_body(request, self.surface.max_body_bytes)
+        if call.site_note is not None and errors.REASON_HEADER not in response.headers:
+            response.headers[errors.REASON_HEADER] = errors.header_safe(call.site_note)
         call.answered(response, reason)
         for observer in self.observers:
             observer(call)

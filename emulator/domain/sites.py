@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from emulator.domain.hosts import HostName, UnknownSite, host_of_base_url, host_of_header
 from emulator.domain.model import Provider
 
 ISSUE_KEY = re.compile(r"^(\w{1,255})-(\d{1,255})$")
@@ -110,11 +112,33 @@ def _split_base_url(base_url: str) -> tuple[str, str]:
     return (parts.netloc or "").lower(), parts.path.rstrip("/")
 
 
+_HOSTS_REMEMBERED = 1024  # Host headers whose answer is remembered (any client may send any number of them)
+
+
+class SiteMatch(NamedTuple):
+    site: Site | None  # None only when no site is declared at all
+    context_path: str  # to strip from the request's path
+    note: str | None  # why the default site answers, when it answers a host that names no site
+
+
+def _within(path: str, context_path: str) -> bool:
+    return not context_path or path == context_path or path.startswith(context_path + "/")
+
+
+def _shown(host: str) -> str:
+    return repr(host if len(host) <= 80 else host[:80] + "...")
+
+
+def _port_of(site: Site) -> int | None:
+    return host_of_base_url(site.base_url)[0].port
+
+
 class SiteRegistry:
     """The sites of one emulator; the first one is the default for requests no base URL matches."""
 
     def __init__(self, sites: list[Site] | None = None) -> None:
         self._sites: dict[str, Site] = {}
+        self._hosts: dict[str, SiteMatch | UnknownSite | list[Site]] = {}  # what each Host header names
         for site in sites or []:
             self.add(site)
 
@@ -124,8 +148,10 @@ class SiteRegistry:
         if any(s.cloud_id == site.cloud_id for s in self._sites.values()):
             raise ValueError(f"cloudId {site.cloud_id!r} is declared twice")
         self._sites[site.name] = site
+        self._hosts.clear()
 
     def remove(self, name: str) -> Site | None:
+        self._hosts.clear()
         return self._sites.pop(name, None)
 
     def get(self, name: str) -> Site | None:
@@ -134,30 +160,57 @@ class SiteRegistry:
     def by_cloud_id(self, cloud_id: str) -> Site | None:
         return next((s for s in self._sites.values() if s.cloud_id == cloud_id), None)
 
-    def by_host(self, host: str) -> Site | None:
-        host = host.lower()
-        return next((s for s in self._sites.values() if s.host == host), None)
-
     @property
     def default(self) -> Site | None:
         return next(iter(self._sites.values()), None)
 
-    def resolve(self, host: str, path: str) -> tuple[Site | None, str]:
-        """The site a site-relative request belongs to, and the context path to strip from it.
+    def resolve(self, host: str, path: str | None) -> SiteMatch:
+        """The site a request to ``host`` and ``path`` belongs to, the context path to strip from the path,
+        and, when the default site answers a host that names no site, why (``emulator.domain.hosts``).
+        UnknownSite when the host is a site-style host no site has. A ``path`` of None is at the host's root
+        whatever the sites' context paths (``/_edge/tenant_info``)."""
+        found = self._hosts.get(host)
+        if found is None:
+            found = self._learn(host)
+        if isinstance(found, SiteMatch):
+            return found
+        if isinstance(found, UnknownSite):
+            raise UnknownSite(found.reason)  # a new one each time: a raised exception keeps its traceback
+        within = [site for site in found if path is None or _within(path, site.context_path)]
+        if not within:
+            urls = ", ".join(site.base_url for site in found)
+            raise UnknownSite(f"host {_shown(host)} is the host of {urls}: the path must start with its path")
+        port = host_of_header(host).port
+        best = max(within, key=lambda site: (len(site.context_path), _port_of(site) == port))
+        return SiteMatch(best, best.context_path, None)
 
-        A site matches when its base URL's host equals ``host`` and ``path`` starts with its
-        context path; the longest context path wins. Otherwise the default site, no context path.
-        """
-        host = host.lower()
-        best: Site | None = None
-        for site in self._sites.values():
-            ctx = site.context_path
-            if site.host == host and (path == ctx or path.startswith(ctx + "/")):
-                if best is None or len(ctx) > len(best.context_path):
-                    best = site
-        if best is not None:
-            return best, best.context_path
-        return self.default, ""
+    def _learn(self, host: str) -> SiteMatch | UnknownSite | list[Site]:
+        """What a host names, whatever the path: one site (or the default one, noted), no site (a site-style
+        host), or the sites whose context paths the path chooses from. Remembered until the sites change."""
+        asked = host_of_header(host)
+        named = [site for site in self._sites.values() if host_of_base_url(site.base_url)[0].name == asked.name]
+        found: SiteMatch | UnknownSite | list[Site]
+        if len(named) == 1 and not named[0].context_path:
+            found = SiteMatch(named[0], "", None)
+        elif named:
+            found = named
+        else:
+            found = self._no_site_named(host, asked)
+        if len(self._hosts) >= _HOSTS_REMEMBERED:
+            self._hosts.clear()
+        self._hosts[host] = found
+        return found
+
+    def _no_site_named(self, host: str, asked: HostName) -> SiteMatch | UnknownSite:
+        parent = asked.parent
+        under = [site.base_url for site in self._sites.values() if host_of_base_url(site.base_url)[0].parent == parent]
+        if parent is not None and under:
+            return UnknownSite(f"no site has host {_shown(host)} (sites under {parent}: {', '.join(under)})")
+        default = self.default
+        if default is None:
+            return SiteMatch(None, "", None)
+        note = f"host {_shown(host)} names no site; the default site {default.name!r} ({default.base_url}) answers"
+        return SiteMatch(default, "", note)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(list(self._sites.values()))

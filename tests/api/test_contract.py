@@ -20,8 +20,10 @@ BULK = f"{BASE}/bulk"
 
 
 def short(method: str, url: str, app: str = "full-app") -> dict[str, str]:
+    """The headers of a clean client: a short-lived token, and a JSON Content-Type on a body."""
     now = int(time.time())
-    return {"Authorization": f"JWT {token(method, url, app, iat=now, exp=now + 180)}"}
+    signed = {"Authorization": f"JWT {token(method, url, app, iat=now, exp=now + 180)}"}
+    return {**signed, "Content-Type": "application/json"} if method == "POST" else signed
 
 
 def findings(response) -> set[str]:  # type: ignore[no-untyped-def]

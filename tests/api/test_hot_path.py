@@ -18,6 +18,7 @@ from emulator.domain.sites import Site
 from tests.factories import deployment_data
 from tests.helpers import BASE, JSON_TYPE, SITES, body, key_path, token
 
+JSON = "application/json"
 BULK = f"{BASE}/bulk"
 PATH = key_path("p", "e", 1)
 
@@ -32,7 +33,7 @@ def client(clock: ManualClock) -> Iterator[TestClient]:
     app = create_app(Settings(fixtures=SITES, apply_delay=0), clock=clock)
     with TestClient(app, base_url="http://jira.test") as c:
         now = int(time.time())
-        headers = {"Authorization": f"JWT {token('POST', BULK, iat=now, exp=now + 180)}"}
+        headers = {"Authorization": f"JWT {token('POST', BULK, iat=now, exp=now + 180)}", "Content-Type": JSON}
         assert c.post(BULK, content=body(deployment_data("p", "e", 1)), headers=headers).status_code == 202
         yield c
 
@@ -140,7 +141,7 @@ def test_a_submit_journals_the_deployments_it_accepted(client: TestClient, id_le
     pipeline = "q" * id_length
     deployments = [deployment_data(pipeline, "e", n) for n in range(1, 101)]
     now = int(time.time())
-    headers = {"Authorization": f"JWT {token('POST', BULK, iat=now, exp=now + 180)}"}
+    headers = {"Authorization": f"JWT {token('POST', BULK, iat=now, exp=now + 180)}", "Content-Type": JSON}
     answer = client.post(BULK, content=body(*deployments), headers=headers)
     assert answer.status_code == 202
     accepted = answer.json()["acceptedDeployments"]

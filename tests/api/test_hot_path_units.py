@@ -103,6 +103,7 @@ def test_entries_recorded_from_values_read_as_entries_recorded_from_fields() -> 
         "response_body": b"{}",
         "request_size": 0,
         "response_size": 2,
+        "request_headers": [(b"host", b"jira.test")],
     }
     from_values = journal.record_values(tuple(values[name] for name in FIELDS))
     from_fields = journal.record(**{**values, "provider": "connect:app"})
