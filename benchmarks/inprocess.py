@@ -29,6 +29,7 @@ from benchmarks import payloads
 Headers = list[tuple[bytes, bytes]]
 HOST = (b"host", b"127.0.0.1:8080")
 FLUSH_PATH = "/_emulator/queue/flush"
+JSON_TYPE = (b"content-type", b"application/json")  # the control surface requires it of a POST
 FLUSH_EVERY = 20  # submits between two flushes of the apply queue, so that it stays short
 WARMUP = 50  # requests before the clock starts
 
@@ -103,10 +104,10 @@ async def emulator_requests(mode: str, count: int, fresh: bool) -> Callable[[int
         status = await call(app, "POST", payloads.SUBMIT_PATH, post_headers, str(usn).encode().join(parts))
         assert status == 202, status
         if i % FLUSH_EVERY == 0:
-            await call(app, "POST", FLUSH_PATH, [HOST])
+            await call(app, "POST", FLUSH_PATH, [HOST, JSON_TYPE])
 
     await submit(0)  # the deployment every GET reads
-    await call(app, "POST", FLUSH_PATH, [HOST])
+    await call(app, "POST", FLUSH_PATH, [HOST, JSON_TYPE])
     if mode == "submit":
         return submit
     path = payloads.get_path(1)

@@ -149,7 +149,7 @@ def prepare_emulator(server: Server) -> None:
         answer = json.loads(body)
         if status != 202 or len(answer["acceptedDeployments"]) != 100 or answer["rejectedDeployments"]:
             raise RuntimeError(f"the emulator refused the benchmark's submit: {status} {body[:500]!r}")
-        client.request("POST", "/_emulator/queue/flush")
+        client.request("POST", "/_emulator/queue/flush", {"Content-Type": "application/json"})
         req = get_request()
         status, body = client.request("GET", req.path, req.headers)
         if status != 200 or json.loads(body)["deploymentSequenceNumber"] != 1:
@@ -187,7 +187,7 @@ def refusals(server: Server) -> str:
 
 def flush(server: Server) -> None:
     with Client(HOST, server.port) as client:
-        client.request("POST", "/_emulator/queue/flush")
+        client.request("POST", "/_emulator/queue/flush", {"Content-Type": "application/json"})
 
 
 def throughput(plan: Plan, loader: LoadRunner, emulator: Server, baseline: Server, report: Report) -> None:

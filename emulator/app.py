@@ -28,6 +28,7 @@ from emulator.api.families import BY_ID, FAMILIES, OPERATIONS
 from emulator.api.pipeline import JiraSurface
 from emulator.config import Settings
 from emulator.contract import ContractChecker
+from emulator.control.guard import ControlGuard
 from emulator.control.routes import deferred
 from emulator.control.routes import routes as control_routes
 from emulator.domain.clock import Clock, SystemClock
@@ -209,6 +210,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     _match_whole_paths(app.router.routes)
+    # the control surface refuses what a browser sends for a page of another origin (emulator/control/guard.py)
+    app.add_middleware(
+        ControlGuard, settings=emulator.settings, site_urls=lambda: [s.base_url for s in emulator.service.sites]
+    )
     # Everything no route above takes is the Jira surface. A catch-all Route would miss paths holding
     # a newline (%0A decodes to one, and Starlette's path regex does not match it): the router's
     # default sees every path.

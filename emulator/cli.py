@@ -53,11 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     gc.set_threshold(*GC_THRESHOLDS)  # from the start: the imports below would run some 70 collections
-    import uvicorn
-
+    if hasattr(signal, "SIGHUP"):  # its default action kills; the server answers it once it runs
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from emulator.app import create_app
     from emulator.faults import FaultSpecError
     from emulator.fixtures import FixtureError
+    from emulator.limits import raise_open_file_limit, server_config
+    from emulator.signals import EmulatorServer, snapshot_on_hangup
 
     try:
         settings = config.load(args)
@@ -77,20 +79,17 @@ def serve(args: argparse.Namespace) -> int:
         print(f"jira-deployments-emulator: {exc}", file=sys.stderr)
         return STARTUP_FAILURE
     tune_garbage_collector()
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that was
-    # there before it: make that handler a clean exit rather than death by signal
+    # before the server answers signals itself and after it has stopped, SIGTERM and SIGINT are a clean exit
+    # rather than death by signal; while it runs, EmulatorServer handles them (emulator/signals.py)
     signal.signal(signal.SIGTERM, _exit_with(0))
     signal.signal(signal.SIGINT, _exit_with(130))
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
-    return 0
+    raised = raise_open_file_limit()
+    if raised is not None:
+        logging.getLogger("emulator").debug("open-file limit raised from %d to %d", *raised)
+    served = server_config(app, settings, host=settings.host, port=settings.port, log_level=settings.log_level)
+    server = EmulatorServer(served, on_hangup=snapshot_on_hangup(app.state.emulator))
+    server.run()
+    return server.exit_code if server.started else STARTUP_FAILURE
 
 
 # Collect the youngest generation every 50,000 allocations rather than every 700 (CPython's default, tuned

@@ -7,6 +7,7 @@ hands out clients for the code under test. Needs ``httpx``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Mapping
 from datetime import datetime
@@ -25,6 +26,9 @@ DEFAULT_APP = "emulator-app"
 DEFAULT_SHARED_SECRET = "emulator-shared-secret-for-local-tests-only"
 DEFAULT_OAUTH_CLIENT = "emulator-oauth-client"
 DEFAULT_OAUTH_SECRET = "emulator-oauth-secret-for-local-tests-only"
+CONTROL_TOKEN_ENV = "EMULATOR_CONTROL_TOKEN"
+CONTROL_TOKEN_HEADER = "X-Emulator-Control-Token"
+JSON = "application/json"
 
 
 class ConnectAuth(httpx.Auth):
@@ -79,13 +83,26 @@ class BearerAuth(httpx.Auth):
 
 
 class EmulatorClient:
-    """A synchronous client of one running emulator's control surface, ``/_emulator/``."""
+    """A synchronous client of one running emulator's control surface, ``/_emulator/``.
+
+    ``control_token`` is the emulator's ``--control-token``, sent with every control call; it defaults to
+    the ``EMULATOR_CONTROL_TOKEN`` variable, as the emulator's own setting does. Every call that changes
+    something says ``Content-Type: application/json``, which the control surface requires of them.
+    """
 
     #: the in-process server behind this client, when the pytest plugin started one
     server: ThreadedServer | None = None
 
-    def __init__(self, url: str, *, http: httpx.Client | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        control_token: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
+        self.control_token = control_token or os.environ.get(CONTROL_TOKEN_ENV) or None
         self._owns_http = http is None
         self.http = http if http is not None else httpx.Client(base_url=self.url, timeout=timeout)
 
@@ -220,6 +237,12 @@ class EmulatorClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> httpx.Response:
         query = {name: _param(value) for name, value in (params or {}).items() if value is not None}
+        if path.startswith("/_emulator/"):
+            headers = kwargs.setdefault("headers", {})
+            if method not in ("GET", "HEAD"):
+                headers.setdefault("Content-Type", JSON)
+            if self.control_token is not None:
+                headers.setdefault(CONTROL_TOKEN_HEADER, self.control_token)
         response = self.http.request(method, self.url + path, params=query, **kwargs)
         if response.is_error:
             raise EmulatorError(

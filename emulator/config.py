@@ -32,6 +32,11 @@ class Settings:
     rate_limit: str | None = None  # "RATE/BURST" for every site, e.g. "10/20"
     faults: str | None = None  # a JSON file: a list of fault rules, as POST /_emulator/faults takes them
     data_dir: str | None = None
+    allowed_hosts: str | None = None  # comma-separated names the control surface answers to, beyond the built-in ones
+    control_token: str | None = None  # when set, every control call but the probes and the dashboard's files needs it
+    header_timeout: float = 10.0  # seconds a request's line and headers may take to arrive
+    max_header_bytes: int = 64 * 1024  # the request line and headers together
+    max_connections: int = 1024  # open connections; past it, the oldest idle one is closed, or the new one gets 503
 
     def __post_init__(self) -> None:
         checks = (
@@ -44,6 +49,10 @@ class Settings:
             (self.log_format in ("text", "json"), "log format must be text or json"),
             (self.oauth_token_ttl >= 1, "OAuth token lifetime must be >= 1 second"),
             (self.max_body_bytes >= 1, "max body bytes must be >= 1"),
+            (self.header_timeout > 0, "header timeout must be > 0 seconds"),
+            (self.max_header_bytes >= 1024, "max header bytes must be >= 1024"),
+            (self.max_connections >= 1, "max connections must be >= 1"),
+            (self.control_token is None or bool(self.control_token.strip()), "control token must not be blank"),
         )
         for holds, message in checks:
             if not holds:
@@ -79,6 +88,14 @@ HELP = {
     "faults": "a JSON file with a list of fault rules to start with (the bodies POST /_emulator/faults takes)",
     "max_pending": "most operations the apply queue holds; past that, writes get 503 with Retry-After",
     "strict": "answer contract findings of the mistake class with a 400 naming the rule",
+    "allowed_hosts": "more Host names the control surface answers to, comma-separated (.example.com: a domain and "
+    "its subdomains; *: any); loopback, IP addresses, names without a dot and the sites' hosts always are",
+    "control_token": "a secret every control call must send (X-Emulator-Control-Token or Authorization: Bearer), "
+    "except the probes and the dashboard's files; prefer the variable to the flag, which ps shows",
+    "header_timeout": "seconds a request's line and headers may take to arrive; then 408 and the connection closes",
+    "max_header_bytes": "largest request line and headers together; larger gets 431 and the connection closes",
+    "max_connections": "most open connections (lowered to fit the open-file limit); past it the oldest idle "
+    "connection is closed, or the new one gets 503",
 }
 
 

@@ -4,7 +4,8 @@ Fixtures:
 
 - ``jira_emulator_server`` (session): an ``EmulatorClient`` of an emulator started once per session on a
   free loopback port (``.server`` is that ``ThreadedServer``), or of the running emulator named by
-  ``EMULATOR_URL`` / ``--jira-emulator-url`` (e.g. a Docker sidecar; ``.server`` is None then).
+  ``EMULATOR_URL`` / ``--jira-emulator-url`` (e.g. a Docker sidecar; ``.server`` is None then). A
+  sidecar started with a control token is driven with the one in ``EMULATOR_CONTROL_TOKEN``.
 - ``jira_emulator`` (function): the same client, after resetting every site and clearing the journal.
 
 Options (command line first, then the ini file): ``--jira-emulator-fixtures`` / ``jira_emulator_fixtures``

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from emulator.app import create_app
 from emulator.config import Settings
 from emulator.domain.clock import Clock
+from emulator.limits import server_config
 
 
 class ThreadedServer:
@@ -26,10 +27,7 @@ class ThreadedServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.settings.host, self.settings.port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(server_config(self.app, self.settings, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     @property

@@ -75,3 +75,7 @@ def server_on(fixtures: dict[str, Any], folder: Path, apply_delay: float) -> Ite
     clock = ManualClock(start=float(int(time.time())))
     with ThreadedServer(Settings(port=0, fixtures=str(path), apply_delay=apply_delay), clock=clock) as running:
         yield running
+
+
+# what the control surface requires of every call that changes something (emulator/control/guard.py)
+JSON_TYPE = {"Content-Type": "application/json"}

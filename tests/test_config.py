@@ -43,8 +43,22 @@ def test_flags_win_over_variables_which_win_over_defaults() -> None:
         ({"EMULATOR_STRICT": "maybe"}, "strict"),
         ({"EMULATOR_RATE_LIMIT": "10"}, "RATE/BURST"),
         ({"EMULATOR_LOG_FORMAT": "xml"}, "log format"),
+        ({"EMULATOR_HEADER_TIMEOUT": "0"}, "header timeout"),
+        ({"EMULATOR_MAX_HEADER_BYTES": "100"}, "max header bytes"),
+        ({"EMULATOR_MAX_CONNECTIONS": "0"}, "max connections"),
+        ({"EMULATOR_CONTROL_TOKEN": "  "}, "control token"),
     ],
-    ids=["port", "delay", "strict", "rate-limit", "log-format"],
+    ids=[
+        "port",
+        "delay",
+        "strict",
+        "rate-limit",
+        "log-format",
+        "header-timeout",
+        "header-bytes",
+        "connections",
+        "token",
+    ],
 )
 def test_bad_values_are_refused_clearly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -93,6 +93,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable[
     # pytester's subprocess runs in a temporary folder: make this checkout importable there
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("EMULATOR_URL", raising=False)
+    monkeypatch.delenv("EMULATOR_CONTROL_TOKEN", raising=False)
 
     def run(*args: str) -> pytest.RunResult:
         return pytester.runpytest_subprocess(*plugin_args(), "-W", "error", "-p", "no:cacheprovider", *args)
@@ -237,6 +238,23 @@ def test_emulator_url_uses_a_running_emulator(
         monkeypatch.setenv("EMULATOR_URL", sidecar.url)
         run().assert_outcomes(passed=1)
         assert outside.journal_count(operation="deleteDeploymentsByProperty", provider="connect:full-app") == 1
+
+
+def test_a_sidecar_with_a_control_token_takes_it_from_the_environment(
+    pytester: pytest.Pytester, run: Callable[..., pytest.RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``EMULATOR_CONTROL_TOKEN``, the variable that locks the sidecar, also unlocks it for the plugin."""
+    pytester.makepyfile(
+        test_locked="""
+        def test_reset_and_read(jira_emulator):
+            assert jira_emulator.state() == [] and jira_emulator.journal() == []
+        """
+    )
+    with ThreadedServer(Settings(port=0, apply_delay=0, control_token="plugin-token")) as locked:
+        monkeypatch.setenv("EMULATOR_URL", locked.url)
+        run().assert_outcomes(errors=1)  # the reset before the test is refused: 401
+        monkeypatch.setenv("EMULATOR_CONTROL_TOKEN", "plugin-token")
+        run().assert_outcomes(passed=1)
 
 
 def test_options_are_listed_in_help(run: Callable[..., pytest.RunResult]) -> None:

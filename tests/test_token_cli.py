@@ -20,7 +20,7 @@ from emulator.cli import main
 from emulator.config import Settings
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import BASE, SECRETS, SITES, body, key_path
+from tests.helpers import BASE, JSON_TYPE, SECRETS, SITES, body, key_path
 
 BULK = f"{BASE}/bulk"
 DEFAULT_SECRET = "emulator-shared-secret-for-local-tests-only"
@@ -188,7 +188,7 @@ def test_printed_tokens_are_accepted_by_a_running_emulator(
     capsys: pytest.CaptureFixture[str], server: ThreadedServer
 ) -> None:
     with httpx.Client(base_url=server.url, headers={"Host": "jira.test"}, timeout=5) as http:
-        http.post("/_emulator/reset")
+        http.post("/_emulator/reset", headers=JSON_TYPE)
         header = run(capsys, "--header", "--app", "full-app", "--method", "POST", "--url", BULK, "--fixtures", SITES)
         name, _, value = header.partition(": ")
         sent = deployment_data("team/app", "prod", 1)

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from emulator.api import errors
 from tests.factories import deployment_data
-from tests.helpers import BASE, FORBIDDEN, auth, body, key_path, token
+from tests.helpers import BASE, FORBIDDEN, JSON_TYPE, auth, body, key_path, token
 
 BULK = f"{BASE}/bulk"
 
@@ -84,7 +84,7 @@ def test_admin_scope_implies_the_rest(client: TestClient) -> None:
 
 def test_apps_see_only_their_own_deployments(client: TestClient) -> None:
     client.post(BULK, content=body(deployment_data()), headers=auth("POST", BULK, "admin-app"))
-    client.post("/_emulator/queue/flush")
+    client.post("/_emulator/queue/flush", headers=JSON_TYPE)
     path = key_path("pipe", "env", 1)
     assert client.get(path, headers=auth("GET", path, "admin-app")).status_code == 200
     assert client.get(path, headers=auth("GET", path, "full-app")).status_code == 404

@@ -14,7 +14,7 @@ from emulator.app import create_app
 from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, body, key_path, token
+from tests.helpers import BASE, JSON_TYPE, SITES, body, key_path, token
 
 BULK = f"{BASE}/bulk"
 
@@ -216,7 +216,7 @@ def test_findings_reach_the_journal_and_the_report(client: TestClient) -> None:
         finding["rule"] == "sequence-number-went-backwards" and finding["count"] == 2 and finding["class"] == "mistake"
     )
     assert finding["example"]["path"] == BULK and finding["fix"]
-    assert client.delete("/_emulator/contract-report").status_code == 204
+    assert client.delete("/_emulator/contract-report", headers=JSON_TYPE).status_code == 204
     assert client.get("/_emulator/contract-report").json()["providers"] == []
 
 

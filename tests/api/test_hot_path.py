@@ -16,7 +16,7 @@ from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.domain.sites import Site
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, body, key_path, token
+from tests.helpers import BASE, JSON_TYPE, SITES, body, key_path, token
 
 JSON = "application/json"
 BULK = f"{BASE}/bulk"
@@ -123,7 +123,7 @@ def test_faults_and_rate_limits_added_between_repeats_count(client: TestClient) 
     assert client.get(PATH, headers=headers).status_code == 200
     r = client.get(PATH, headers=headers)
     assert r.status_code == 429 and "Retry-After" in r.headers
-    assert client.delete("/_emulator/sites/main/rate-limit").status_code in (200, 204)
+    assert client.delete("/_emulator/sites/main/rate-limit", headers=JSON_TYPE).status_code in (200, 204)
     assert client.get(PATH, headers=headers).status_code == 200
 
 

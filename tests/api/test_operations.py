@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from emulator.api import errors
 from emulator.domain.clock import ManualClock
 from tests.factories import deployment_data
-from tests.helpers import BASE, NOT_FOUND, TOO_LARGE, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, NOT_FOUND, TOO_LARGE, auth, body, key_path
 
 BULK = f"{BASE}/bulk"
 
@@ -50,7 +50,7 @@ def test_a_write_is_visible_only_after_the_apply_delay(client: TestClient, clock
 
 def test_flush_applies_pending_writes_now(client: TestClient) -> None:
     submit(client, deployment_data("p", "e", 1))
-    assert client.post("/_emulator/queue/flush").json() == {"applied": 1}
+    assert client.post("/_emulator/queue/flush", headers=JSON_TYPE).json() == {"applied": 1}
     assert get(client, key_path("p", "e", 1)).status_code == 200
 
 

@@ -9,7 +9,7 @@ import httpx
 from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
-from tests.helpers import SITES
+from tests.helpers import JSON_TYPE, SITES
 
 
 def live_server(**settings: Any) -> Iterator[ThreadedServer]:
@@ -22,5 +22,5 @@ def live_server(**settings: Any) -> Iterator[ThreadedServer]:
 
 def reset_client(server: ThreadedServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset")
+        client.post("/_emulator/reset", headers=JSON_TYPE)
         yield client

@@ -12,7 +12,7 @@ import pytest
 
 from emulator.client import BearerAuth, ConnectAuth
 from emulator.server import ThreadedServer
-from tests.helpers import server_on
+from tests.helpers import JSON_TYPE, server_on
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]
 
 @pytest.fixture(autouse=True)
 def reset(server: ThreadedServer) -> None:
-    httpx.post(f"{server.url}/_emulator/reset", timeout=5).raise_for_status()
+    httpx.post(f"{server.url}/_emulator/reset", headers=JSON_TYPE, timeout=5).raise_for_status()
 
 
 def connect(server: ThreadedServer, app: str = "ci") -> httpx.Client:
@@ -82,7 +82,7 @@ def oauth(server: ThreadedServer, client: str = "ci-bot") -> httpx.Client:
 
 
 def flush(server: ThreadedServer) -> None:
-    httpx.post(f"{server.url}/_emulator/queue/flush", timeout=5).raise_for_status()
+    httpx.post(f"{server.url}/_emulator/queue/flush", headers=JSON_TYPE, timeout=5).raise_for_status()
 
 
 @pytest.mark.parametrize("via", ["site", "gateway"])

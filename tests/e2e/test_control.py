@@ -14,7 +14,7 @@ from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, SITES, auth, body, key_path
 
 pytestmark = pytest.mark.e2e
 BULK = f"{BASE}/bulk"
@@ -37,9 +37,9 @@ def clock(server: ThreadedServer) -> ManualClock:
 @pytest.fixture
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset")
+        client.post("/_emulator/reset", headers=JSON_TYPE)
         client.put("/_emulator/queue/config", json={"applyDelay": 1.0, "jitter": 0, "outOfOrder": False})
-        client.post("/_emulator/queue/resume")
+        client.post("/_emulator/queue/resume", headers=JSON_TYPE)
         yield client
 
 
@@ -88,17 +88,17 @@ def test_queue_lists_pending_then_flush_applies(http: httpx.Client) -> None:
     assert [(p["operation"], p["key"]["pipelineId"], p["provider"]) for p in pending] == [
         ("upsert", "p", "connect:full-app")
     ]
-    assert http.post("/_emulator/queue/flush").json() == {"applied": 1}
+    assert http.post("/_emulator/queue/flush", headers=JSON_TYPE).json() == {"applied": 1}
     assert http.get("/_emulator/queue").json()["pending"] == []
 
 
 def test_pause_holds_due_writes_until_resume(http: httpx.Client, clock: ManualClock) -> None:
-    http.post("/_emulator/queue/pause")
+    http.post("/_emulator/queue/pause", headers=JSON_TYPE)
     submit(http, deployment_data("p", "e", 1))
     clock.advance(5)
     assert get(http).status_code == 404
     assert http.get("/_emulator/queue").json()["paused"] is True
-    http.post("/_emulator/queue/resume")
+    http.post("/_emulator/queue/resume", headers=JSON_TYPE)
     assert get(http).status_code == 200
 
 
@@ -136,18 +136,18 @@ def test_out_of_order_mode_exposes_a_client_that_reuses_its_update_sequence_numb
     submit(http, deployment_data("p", "e", 1, usn=1, state="successful"))
     seqs = [p["seq"] for p in http.get("/_emulator/queue").json()["pending"]]
     assert seqs == sorted(seqs, reverse=True)  # the later write is due first
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     assert get(http).json()["state"] == "successful"
     # a well-behaved client (growing usn) ends the same either way
     submit(http, deployment_data("p", "e", 2, usn=1, state="in_progress"))
     submit(http, deployment_data("p", "e", 2, usn=2, state="successful"))
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     assert get(http, n=2).json()["state"] == "successful"
 
 
 def test_state_filters(http: httpx.Client) -> None:
     submit(http, deployment_data("p", "e", 1, gating=True), properties={"run": "1"})
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     submit(http, deployment_data("q", "e", 2))
     every = http.get("/_emulator/state").json()["deployments"]
     assert {(d["key"]["pipelineId"], d["status"]) for d in every} == {("p", "applied"), ("q", "pending")}
@@ -166,7 +166,7 @@ def test_state_filters(http: httpx.Client) -> None:
 
 
 def test_journal_records_queries_counts_and_clears(http: httpx.Client) -> None:
-    http.delete("/_emulator/journal")
+    http.delete("/_emulator/journal", headers=JSON_TYPE)
     submit(http, deployment_data("p", "e", 1))
     get(http, n=9)
     http.get(key_path("p", "e", 1), headers=MAIN)  # no token: 401
@@ -184,12 +184,12 @@ def test_journal_records_queries_counts_and_clears(http: httpx.Client) -> None:
     full = http.get(f"/_emulator/journal/{entries[2]['id']}").json()
     assert json.loads(full["requestBody"])["deployments"][0]["deploymentSequenceNumber"] == 1
     assert json.loads(full["responseBody"])["acceptedDeployments"]
-    http.delete("/_emulator/journal")
+    http.delete("/_emulator/journal", headers=JSON_TYPE)
     assert http.get("/_emulator/journal/count").json() == {"count": 0}
 
 
 def test_journal_is_a_bounded_ring(http: httpx.Client) -> None:
-    http.delete("/_emulator/journal")
+    http.delete("/_emulator/journal", headers=JSON_TYPE)
     for n in range(8):
         get(http, n=n)
     out = http.get("/_emulator/journal").json()
@@ -198,7 +198,7 @@ def test_journal_is_a_bounded_ring(http: httpx.Client) -> None:
 
 def test_gating_decision_through_the_control_surface(http: httpx.Client) -> None:
     submit(http, deployment_data("p", "e", 1, gating=True))
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     decision = {
         "site": "main",
         "provider": "connect:full-app",
@@ -223,7 +223,7 @@ def test_gating_rules_decide_automatically(http: httpx.Client, clock: ManualCloc
     assert r.status_code == 200 and r.json()["autoDecision"]["status"] == "allowed"
     try:
         submit(http, deployment_data("p", "e", 1, env_type="staging", gating=True))
-        http.post("/_emulator/queue/flush")
+        http.post("/_emulator/queue/flush", headers=JSON_TYPE)
         path = key_path("p", "e", 1) + "/gating-status"
         first = http.get(path, headers={**MAIN, **auth("GET", path)}).json()["gatingStatus"]
         clock.advance(31)
@@ -235,12 +235,12 @@ def test_gating_rules_decide_automatically(http: httpx.Client, clock: ManualCloc
 
 def test_reset_of_one_site(http: httpx.Client) -> None:
     submit(http, deployment_data("p", "e", 1))
-    http.post("/_emulator/queue/flush")
-    assert http.post("/_emulator/reset", params={"site": "ctx"}).status_code == 200
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
+    assert http.post("/_emulator/reset", params={"site": "ctx"}, headers=JSON_TYPE).status_code == 200
     assert get(http).status_code == 200
-    assert http.post("/_emulator/reset", params={"site": "main"}).status_code == 200
+    assert http.post("/_emulator/reset", params={"site": "main"}, headers=JSON_TYPE).status_code == 200
     assert get(http).status_code == 404
-    assert http.post("/_emulator/reset", params={"site": "nope"}).status_code == 404
+    assert http.post("/_emulator/reset", params={"site": "nope"}, headers=JSON_TYPE).status_code == 404
 
 
 def test_one_json_log_line_per_call(caplog: pytest.LogCaptureFixture) -> None:
@@ -282,7 +282,7 @@ def test_the_state_view_applies_an_after_seconds_decision_without_a_poll(
     http.put("/_emulator/sites/main/gating-rules", json=rule)
     try:
         submit(http, deployment_data("p", "e", 1, gating=True))
-        http.post("/_emulator/queue/flush")
+        http.post("/_emulator/queue/flush", headers=JSON_TYPE)
         clock.advance(11)
         (deployment,) = http.get("/_emulator/state", params={"pipeline": "p"}).json()["deployments"]
         assert deployment["gating"]["gatingStatus"] == "prevented" and deployment["gating"]["polls"] == 0

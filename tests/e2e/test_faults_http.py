@@ -12,7 +12,7 @@ from emulator.api import errors
 from emulator.server import ThreadedServer
 from tests.e2e.conftest import live_server, reset_client
 from tests.factories import deployment_data
-from tests.helpers import BASE, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, auth, body, key_path
 
 pytestmark = pytest.mark.e2e
 BULK = f"{BASE}/bulk"
@@ -53,7 +53,7 @@ def test_rules_match_by_method_site_and_provider(http: httpx.Client) -> None:
     assert read(http).status_code == 404  # other provider, other site: untouched
     submit = http.post(BULK, content=body(deployment_data()), headers={**MAIN, **auth("POST", BULK)})
     assert submit.status_code == 202
-    http.delete("/_emulator/faults")
+    http.delete("/_emulator/faults", headers=JSON_TYPE)
     assert read(http, "reader").status_code == 404
 
 
@@ -96,7 +96,7 @@ def test_probability_with_a_seed_is_repeatable(http: httpx.Client) -> None:
 def test_bad_rules_are_400(http: httpx.Client) -> None:
     r = http.post("/_emulator/faults", json={"status": 429, "colour": "red"})
     assert r.status_code == 400 and "colour" in r.json()["error"]
-    assert http.delete("/_emulator/faults/nope").status_code == 404
+    assert http.delete("/_emulator/faults/nope", headers=JSON_TYPE).status_code == 404
 
 
 def test_rate_limiter_is_off_by_default_and_per_site(http: httpx.Client, server: ThreadedServer) -> None:
@@ -109,7 +109,7 @@ def test_rate_limiter_is_off_by_default_and_per_site(http: httpx.Client, server:
     server.emulator.clock.advance(1)
     assert read(http).status_code == 404
     assert http.put("/_emulator/sites/main/rate-limit", json={"rate": 0, "burst": 1}).status_code == 400
-    http.delete("/_emulator/sites/main/rate-limit")
+    http.delete("/_emulator/sites/main/rate-limit", headers=JSON_TYPE)
     assert [read(http).status_code for _ in range(5)] == [404] * 5
 
 

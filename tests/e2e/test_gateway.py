@@ -10,7 +10,7 @@ import pytest
 from emulator.server import ThreadedServer
 from tests.e2e.conftest import live_server, reset_client
 from tests.factories import deployment_data
-from tests.helpers import BASE, CLIENT_SECRETS, CTX_CLOUD, MAIN_CLOUD, auth, body, gateway, key_path
+from tests.helpers import BASE, CLIENT_SECRETS, CTX_CLOUD, JSON_TYPE, MAIN_CLOUD, auth, body, gateway, key_path
 
 pytestmark = pytest.mark.e2e
 UNAUTHORIZED = {"code": 401, "message": "Unauthorized"}
@@ -188,7 +188,7 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
     assert http.post(bulk, content=body(deployment_data()), headers=h).status_code == 202
     state = http.get("/_emulator/sites/fresh").json()
     assert [a["key"] for a in state["connectApps"]] == ["late-app"]
-    assert http.delete("/_emulator/sites/fresh/apps/late-app").json() == {"deletedDeployments": 1}
+    assert http.delete("/_emulator/sites/fresh/apps/late-app", headers=JSON_TYPE).json() == {"deletedDeployments": 1}
     assert http.post(bulk, content=body(deployment_data()), headers=h).status_code == 401
     client = {"clientId": "late-bot", "clientSecret": "late-bot-secret-0123456789abcdef0123"}
     assert http.post("/_emulator/sites/fresh/oauth-clients", json=client).status_code == 201
@@ -202,17 +202,19 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
         ).status_code
         == 202
     )
-    assert http.delete("/_emulator/sites/fresh/oauth-clients/late-bot").json() == {"deletedDeployments": 1}
+    assert http.delete("/_emulator/sites/fresh/oauth-clients/late-bot", headers=JSON_TYPE).json() == {
+        "deletedDeployments": 1
+    }
     r = http.get(
         gateway("33333333-3333-3333-3333-333333333333", "/pipelines/pipe/environments/env/deployments/1"),
         headers=bearer(access),
     )
     assert r.status_code == 401
-    assert http.delete("/_emulator/sites/fresh").status_code == 204
+    assert http.delete("/_emulator/sites/fresh", headers=JSON_TYPE).status_code == 204
     assert http.get("/_emulator/sites/fresh").status_code == 404
 
 
 def test_bad_site_specs_are_400(http: httpx.Client) -> None:
-    assert http.post("/_emulator/sites", content=b"{").status_code == 400
+    assert http.post("/_emulator/sites", content=b"{", headers=JSON_TYPE).status_code == 400
     r = http.post("/_emulator/sites", json={"name": "x", "baseUrl": "nope", "cloudId": "c", "typo": 1})
     assert r.status_code == 400 and "typo" in r.json()["error"]

@@ -15,7 +15,7 @@ from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.redaction import HEADERS_KEPT
 from emulator.server import ThreadedServer
-from tests.helpers import BASE, CLIENT_SECRETS, MAIN_CLOUD, SECRETS, SITES, gateway, key_path, token
+from tests.helpers import BASE, CLIENT_SECRETS, JSON_TYPE, MAIN_CLOUD, SECRETS, SITES, gateway, key_path, token
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def server() -> Iterator[ThreadedServer]:
 @pytest.fixture
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, headers={"Host": "jira.test"}, timeout=5) as client:
-        client.delete("/_emulator/journal")
+        client.delete("/_emulator/journal", headers=JSON_TYPE)
         yield client
 
 

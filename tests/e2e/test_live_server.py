@@ -16,7 +16,7 @@ import pytest
 from emulator.config import Settings
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, SITES, auth, body, key_path
 
 pytestmark = pytest.mark.e2e
 BULK = f"{BASE}/bulk"
@@ -32,7 +32,7 @@ def server() -> Iterator[ThreadedServer]:
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
     # the Host header names the "main" site of tests/data/sites.json
     with httpx.Client(base_url=server.url, headers={"Host": "jira.test"}, timeout=5) as client:
-        client.post("/_emulator/reset")
+        client.post("/_emulator/reset", headers=JSON_TYPE)
         yield client
 
 
@@ -71,18 +71,18 @@ def test_ids_survive_the_wire(http: httpx.Client, pipeline: str) -> None:
 def test_delete_by_properties_over_http(http: httpx.Client) -> None:
     http.post(BULK, content=body(deployment_data("p", "e", 1), properties={"run": "1"}), headers=auth("POST", BULK))
     http.post(BULK, content=body(deployment_data("p", "e", 2), properties={"run": "2"}), headers=auth("POST", BULK))
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     url = f"{BASE}/bulkByProperties?run=1"
     assert http.delete(url, headers=auth("DELETE", url)).status_code == 202
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     assert http.get(key_path("p", "e", 1), headers=auth("GET", key_path("p", "e", 1))).status_code == 404
     assert http.get(key_path("p", "e", 2), headers=auth("GET", key_path("p", "e", 2))).status_code == 200
 
 
 def test_reset_empties_the_store(http: httpx.Client) -> None:
     http.post(BULK, content=body(deployment_data("p", "e", 1)), headers=auth("POST", BULK))
-    http.post("/_emulator/queue/flush")
-    assert http.post("/_emulator/reset").status_code == 200
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
+    assert http.post("/_emulator/reset", headers=JSON_TYPE).status_code == 200
     path = key_path("p", "e", 1)
     assert http.get(path, headers=auth("GET", path)).status_code == 404
 

@@ -21,7 +21,7 @@ from emulator.config import Settings
 from emulator.domain.clock import ManualClock
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import server_on, token
+from tests.helpers import JSON_TYPE, server_on, token
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def submit(server: ThreadedServer, host: str, path: str = BULK) -> httpx.Respons
 
 @pytest.fixture(autouse=True)
 def empty(server: ThreadedServer) -> None:
-    httpx.post(f"{server.url}/_emulator/reset", timeout=5).raise_for_status()
+    httpx.post(f"{server.url}/_emulator/reset", timeout=5, headers=JSON_TYPE).raise_for_status()
 
 
 def test_a_mistyped_site_under_a_declared_sites_domain_is_a_404_that_touches_nothing(server: ThreadedServer) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.factories import deployment_data
-from tests.helpers import BASE, SITES, auth, body, key_path
+from tests.helpers import BASE, JSON_TYPE, SITES, auth, body, key_path
 
 pytestmark = pytest.mark.e2e
 BULK = f"{BASE}/bulk"
@@ -100,7 +100,7 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
     proc = start(tmp_path, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=MAIN, timeout=5) as http:
-            http.post("/_emulator/queue/flush")
+            http.post("/_emulator/queue/flush", headers=JSON_TYPE)
             stored = {
                 (d["key"]["pipelineId"], d["key"]["deploymentSequenceNumber"])
                 for d in http.get("/_emulator/state", params={"provider": "connect:full-app"}).json()["deployments"]
@@ -133,7 +133,7 @@ def test_pending_writes_survive_sigterm_and_sigterm_leaves_a_snapshot(tmp_path: 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=MAIN, timeout=5) as http:
             pending = http.get("/_emulator/state", params={"status": "pending"}).json()["deployments"]
             assert [d["key"]["pipelineId"] for d in pending] == ["p"]
-            http.post("/_emulator/queue/flush")
+            http.post("/_emulator/queue/flush", headers=JSON_TYPE)
             path = key_path("p", "e", 1)
             assert http.get(path, headers=auth("GET", path)).status_code == 200
     finally:

@@ -30,7 +30,7 @@ from emulator.domain.model import DeploymentKey, Provider
 from emulator.domain.queue import DeleteByKey, DeleteByProperties, Pending, Upsert
 from emulator.server import ThreadedServer
 from tests.factories import deployment_data
-from tests.helpers import SECRETS
+from tests.helpers import JSON_TYPE, SECRETS
 from tests.robustness.support import GATEWAY_BASE, SITE_BASE, Snapshot, connect_token, oauth_token, snapshot
 
 CTX_SECRET = "ctx-secret-0123456789abcdef0123456789"
@@ -331,7 +331,7 @@ class Verdict:
 
 
 def verify(server: ThreadedServer, outcome: Outcome, accepted: list[Pending], before: Snapshot) -> Verdict:
-    httpx.post(f"{server.url}/_emulator/queue/flush", timeout=30).raise_for_status()
+    httpx.post(f"{server.url}/_emulator/queue/flush", timeout=30, headers=JSON_TYPE).raise_for_status()
     after, pending = snapshot(server)
     assert pending == 0, f"{pending} operations still queued after a flush"
     model = replay(before, accepted)

@@ -40,6 +40,8 @@ STATS = {"raw requests": 0, "Jira-surface calls observed": 0, "load requests": 0
 GATEWAY_TEXTS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
+JSON_HEADER = [(b"Content-Type", b"application/json")]  # the control surface requires it of a POST
+
 # -- raw HTTP ------------------------------------------------------------------------------------------
 
 
@@ -400,10 +402,10 @@ class Emu:
         return self.watch.take()
 
     def flush(self) -> None:
-        raw_request(self.port, b"POST", b"/_emulator/queue/flush", host=b"127.0.0.1")
+        raw_request(self.port, b"POST", b"/_emulator/queue/flush", JSON_HEADER, host=b"127.0.0.1")
 
     def reset(self) -> None:
-        raw_request(self.port, b"POST", b"/_emulator/reset", host=b"127.0.0.1")
+        raw_request(self.port, b"POST", b"/_emulator/reset", JSON_HEADER, host=b"127.0.0.1")
         self.watch.take()
 
 

@@ -42,7 +42,7 @@ from emulator.config import Settings  # noqa: E402
 from emulator.control.ui import ui_asset, ui_page  # noqa: E402
 from emulator.server import ThreadedServer  # noqa: E402
 from tests.factories import deployment_data  # noqa: E402
-from tests.helpers import BASE, SITES, auth, body, key_path  # noqa: E402
+from tests.helpers import BASE, JSON_TYPE, SITES, auth, body, key_path  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -103,9 +103,9 @@ def browser() -> Iterator[WebDriver]:
 @pytest.fixture
 def http(server: ThreadedServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset")
+        client.post("/_emulator/reset", headers=JSON_TYPE)
         client.put("/_emulator/queue/config", json={"applyDelay": 0.2, "jitter": 0, "outOfOrder": False})
-        client.post("/_emulator/queue/resume")
+        client.post("/_emulator/queue/resume", headers=JSON_TYPE)
         yield client
 
 
@@ -233,7 +233,7 @@ def test_the_header_names_the_version_and_the_sites(page: WebDriver, http: httpx
 
 
 def test_submitted_deployments_appear_grouped_without_a_reload(page: WebDriver, http: httpx.Client) -> None:
-    http.post("/_emulator/queue/pause")
+    http.post("/_emulator/queue/pause", headers=JSON_TYPE)
     submit(
         http,
         deployment_data("web", "prod", 2, env_type="production", state="in_progress"),
@@ -251,7 +251,7 @@ def test_submitted_deployments_appear_grouped_without_a_reload(page: WebDriver, 
     shown = wait(page, lambda: [p for p in pipelines(page) if p["id"] == "web"], what="the web pipeline")
     assert {row["store"] for env in shown[0]["environments"] for row in env["rows"]} == {"pending"}
 
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
 
     def applied() -> list[dict[str, Any]] | None:
         cards = pipelines(page)
@@ -279,7 +279,7 @@ def test_submitted_deployments_appear_grouped_without_a_reload(page: WebDriver, 
 
 
 def test_prevent_a_gated_deployment_with_its_button(page: WebDriver, http: httpx.Client) -> None:
-    http.post("/_emulator/queue/pause")
+    http.post("/_emulator/queue/pause", headers=JSON_TYPE)
     submit(http, deployment_data("web", "prod", 5, env_type="production", gating=True))
     card = wait(page, lambda: gate_card(page, "web", "prod", 5), what="the gated deployment")
     assert "not applied yet" in card.text.lower()  # still in the queue: nothing to decide
@@ -402,7 +402,7 @@ def test_ids_and_names_render_as_text_never_as_html(page: WebDriver, http: httpx
     data["environment"]["displayName"] = environment
     data["url"] = "javascript:alert(2)"
     submit(http, data)
-    http.post("/_emulator/queue/flush")
+    http.post("/_emulator/queue/flush", headers=JSON_TYPE)
 
     card = wait(
         page, lambda: next((p for p in pipelines(page) if p["id"] == pipeline), None), what="the hostile pipeline"
@@ -440,3 +440,29 @@ def test_live_updates_pause_and_resume(page: WebDriver, http: httpx.Client) -> N
     page.find_element(By.ID, "live-toggle").click()
     wait(page, lambda: page.find_element(By.ID, "conn").text == "live")
     wait(page, lambda: [p["id"] for p in pipelines(page)] == ["quiet"], what="the update after resuming")
+
+
+# ---- with a control token (issue 21) ------------------------------------------------------------------
+
+CONTROL_TOKEN = "ui-control-token-0123"
+
+
+def test_with_a_control_token_the_dashboard_takes_it_from_its_url(browser: WebDriver) -> None:
+    locked = ThreadedServer(Settings(port=0, fixtures=SITES, control_token=CONTROL_TOKEN, apply_delay=30))
+    with locked, httpx.Client(base_url=locked.url, timeout=5) as http:
+        browser.get(f"{locked.url}/_emulator/ui")  # without the token: the page says how to give it
+        wait(browser, lambda: "#token=" in browser.find_element(By.ID, "banner").text, what="the token hint")
+        assert browser.find_element(By.ID, "conn").text == "unreachable"
+
+        browser.get(f"{locked.url}/_emulator/ui#token={CONTROL_TOKEN}")
+        wait(browser, lambda: browser.find_element(By.ID, "conn").text == "live", what="the page to read")
+        assert "token" not in browser.current_url  # out of the address bar (and of the history)
+        browser.get_log("browser")  # the refused reads before the token are logged: start afresh
+        submit(http, deployment_data("locked", "e", 1))
+        wait(browser, lambda: "locked / e #1" in browser.find_element(By.ID, "queue-body").text, what="the write")
+        browser.find_element(By.ID, "queue-flush").click()  # a POST, with the token and JSON's content type
+        token = {"X-Emulator-Control-Token": CONTROL_TOKEN}
+        wait(browser, lambda: http.get("/_emulator/queue", headers=token).json()["pending"] == [], what="the flush")
+        browser.refresh()  # the token stays for the tab's session
+        wait(browser, lambda: browser.find_element(By.ID, "conn").text == "live", what="the page to read again")
+        assert console_errors(browser) == []

@@ -5,6 +5,21 @@
 (() => {
   // ---- where the control surface is: this page is /<prefix>/_emulator/ui --------------------------------
   const BASE = location.pathname.replace(/\/ui\/?$/, "/");
+  // With --control-token the page is opened as /_emulator/ui#token=<token>: the token is kept for this tab
+  // (sessionStorage) and taken out of the address bar; the fragment never reaches a server or a log.
+  const TOKEN_KEY = "emulator.controlToken";
+  function takeTokenFromUrl() {
+    const found = /^#token=(.+)$/.exec(location.hash);
+    if (!found) return false;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(found[1]));
+    } catch (_) {
+      // a malformed escape, or no storage: the calls go without a token, and the banner says why they fail
+    }
+    history.replaceState(null, "", location.pathname + location.search);
+    return true;
+  }
+  takeTokenFromUrl();
   const PERIOD_MS = 1000;
   const JOURNAL_LIMIT = 200;
   const ROWS_PER_ENVIRONMENT = 3;
@@ -84,12 +99,19 @@
     });
   }
 
+  function controlHeaders(method) {
+    const headers = { Accept: "application/json" };
+    // the control surface refuses a call that changes something unless it says JSON, body or not
+    if (method !== "GET" && method !== "HEAD") headers["Content-Type"] = "application/json";
+    let token = null;
+    try { token = sessionStorage.getItem(TOKEN_KEY); } catch (_) { token = null; }
+    if (token) headers["X-Emulator-Control-Token"] = token;
+    return headers;
+  }
+
   async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers["Content-Type"] = "application/json";
-    }
+    const init = { method, headers: controlHeaders(method), cache: "no-store" };
+    if (body !== undefined) init.body = JSON.stringify(body);
     const response = await fetch(BASE + path, init);
     const raw = await response.text();
     let json = null;
@@ -794,6 +816,8 @@
     $("f-findings").addEventListener("change", () => redraw("journal"));
     $("f-text").addEventListener("input", () => redraw("deployments"));
     document.addEventListener("visibilitychange", () => { if (!document.hidden && ui.live) refresh(); });
+    // the token pasted into the address bar of a page already open
+    window.addEventListener("hashchange", () => { if (takeTokenFromUrl()) onFilter(); });
     refresh().then(schedule);
   });
 })();
