@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulator.api import errors
 from emulator.api.admission import Admission
 from emulator.api.authenticate import Authenticator
 from emulator.api.calls import Call
@@ -33,7 +34,7 @@ from emulator.control.routes import deferred
 from emulator.control.routes import routes as control_routes
 from emulator.domain.clock import Clock, SystemClock
 from emulator.domain.model import Key
-from emulator.domain.service import DevOpsService, QueueSettings
+from emulator.domain.service import DevOpsService, QueueSettings, Unavailable
 from emulator.faults import FaultSet, RateLimits
 from emulator.fixtures import load_fault_rules, load_fixtures
 from emulator.journal import Journal, clip
@@ -84,7 +85,7 @@ class Emulator:
         if settings.data_dir:
             from emulator.persistence import DurableState  # only with --data-dir
 
-            self.durable = DurableState(settings.data_dir, self.service)
+            self.durable = DurableState(settings.data_dir, self.service, recover=settings.recover_data)
             restored = self.durable.open()
             log.info("durable state in %s: restored %s", settings.data_dir, restored)
         self.ready = False
@@ -131,12 +132,33 @@ class Emulator:
         )
 
     async def run_applier(self) -> None:
-        """Apply operations as they fall due, in real time (reads also apply what is due)."""
+        """Apply operations as they fall due, in real time (reads also apply what is due), and keep the durable
+        state's log and snapshot current. A failure is logged and the applier carries on: the operation that
+        failed stays queued, to be tried at the next tick."""
+        failing = False
         while True:
             next_due = self.service.next_due()
             wait = IDLE_WAKE if next_due is None else min(max(next_due - self.clock.now(), 0.0), IDLE_WAKE)
-            await asyncio.sleep(wait)
-            self.service.apply_due()
+            await asyncio.sleep(wait if not failing else IDLE_WAKE)
+            try:
+                self.service.apply_due()
+                if self.durable is not None:
+                    self.durable.maintain()
+            except Exception:
+                if not failing:
+                    log.exception("the applier failed; it tries again every %.2f s", IDLE_WAKE)
+                failing = True
+            else:
+                if failing:
+                    log.info("the applier works again")
+                failing = False
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """A control change that cannot be kept now (the data folder cannot be written): nothing changed."""
+    reason = str(exc)
+    headers = {"Retry-After": str(getattr(exc, "retry_after", 1)), errors.REASON_HEADER: errors.header_safe(reason)}
+    return JSONResponse({"error": reason}, 503, headers=headers)
 
 
 async def openapi(request: Request) -> Response:
@@ -191,10 +213,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            left = sum(1 for _ in emulator.service.pending())
+            left = len(emulator.service.queue)
             if emulator.durable is not None:
+                await emulator.durable.stop_compaction()
                 emulator.durable.close()
-                log.info("shutdown: snapshot written; %d pending operation(s) kept for the next start", left)
+                log.info("shutdown: %d pending operation(s) kept for the next start", left)
             elif left:
                 applied = emulator.service.flush()
                 log.info("shutdown: applied %d pending operation(s) before exit", applied)
@@ -208,6 +231,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/_edge/tenant_info", gateway("tenant_info"), methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={Unavailable: unavailable},
     )
     _match_whole_paths(app.router.routes)
     # the control surface refuses what a browser sends for a page of another origin (emulator/control/guard.py)

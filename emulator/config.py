@@ -32,6 +32,7 @@ class Settings:
     rate_limit: str | None = None  # "RATE/BURST" for every site, e.g. "10/20"
     faults: str | None = None  # a JSON file: a list of fault rules, as POST /_emulator/faults takes them
     data_dir: str | None = None
+    recover_data: bool = False  # start on a damaged data folder, keeping what is intact
     allowed_hosts: str | None = None  # comma-separated names the control surface answers to, beyond the built-in ones
     control_token: str | None = None  # when set, every control call but the probes and the dashboard's files needs it
     header_timeout: float = 10.0  # seconds a request's line and headers may take to arrive
@@ -81,7 +82,9 @@ HELP = {
     "journal_size": "how many calls the request journal keeps (oldest dropped first)",
     "log_format": "one line per call: text (human-readable) or json",
     "seed": "seed for jitter and fault probabilities, for repeatable runs (default: random)",
-    "data_dir": "folder for durable state (write-ahead log + snapshot); default: none, all in memory",
+    "data_dir": "folder for durable state (a log of every change, and a snapshot); default: none, all in memory",
+    "recover_data": "start on a damaged data folder: keep what is intact, report each thing dropped, and set the "
+    "damaged files aside (without it, damage stops the start with one line naming the file and line)",
     "jitter": "up to this many seconds more of apply delay, drawn per operation (see --seed)",
     "out_of_order": "deliver pending writes of one deployment newest first (exercises updateSequenceNumber handling)",
     "rate_limit": "a token-bucket rate limit for every site, as RATE/BURST (calls per second / burst), e.g. 10/20",

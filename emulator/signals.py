@@ -112,20 +112,16 @@ class EmulatorServer(uvicorn.Server):
 
 
 def snapshot_on_hangup(emulator: Any) -> Callable[[], None]:
-    """SIGHUP's action for ``emulator``: a snapshot of its durable state (``checkpoint()``, or today's
-    ``compact()``), or a log line when it keeps none. A failure is logged; the emulator keeps serving."""
+    """SIGHUP's action for ``emulator``: a snapshot of its durable state, written in the background while the
+    emulator keeps serving (durable state logs when it is in place, or why not), or a log line when it keeps
+    none."""
 
     def hangup() -> None:
         durable = emulator.durable
         if durable is None:
             log.info("SIGHUP: no --data-dir, so no snapshot to write; still serving")
             return
-        write = getattr(durable, "checkpoint", None) or durable.compact
-        try:
-            write()
-        except Exception as exc:  # a full disk, a folder gone: reported, and the emulator keeps serving
-            log.error("SIGHUP: the snapshot was not written: %s: %s", type(exc).__name__, exc)
-            return
-        log.info("SIGHUP: snapshot written in %s", emulator.settings.data_dir)
+        log.info("SIGHUP: writing a snapshot in %s", emulator.settings.data_dir)
+        durable.checkpoint()
 
     return hangup

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from emulator.domain.model import Association, DeploymentInput, DeploymentKey
+from emulator.domain.model import Association, BuildInput, BuildKey, DeploymentInput, DeploymentKey
 from emulator.domain.sites import ConnectApp, Site
 
 SECRET = "test-shared-secret"
@@ -75,6 +75,24 @@ def deployment_input(
         associations=groups,
         gating_requested=gating,
     )
+
+
+def build_input(
+    pipeline: str = "pipe", number: int = 1, usn: int = 1, *, issues: tuple[str, ...] = ("ABC-1",)
+) -> BuildInput:
+    data = {
+        "schemaVersion": "1.0",
+        "pipelineId": pipeline,
+        "buildNumber": number,
+        "updateSequenceNumber": usn,
+        "displayName": f"Build {number}",
+        "url": f"https://ci.example.com/{quote(pipeline, safe='')}/builds/{number}",
+        "state": "successful",
+        "lastUpdated": "2026-11-01T10:00:00Z",
+        "associations": [{"associationType": "issueIdOrKeys", "values": list(issues)}],
+    }
+    groups = (Association("issueIdOrKeys", issues),)
+    return BuildInput.from_data(BuildKey(pipeline, number), usn, data, associations=groups)
 
 
 def site(name: str = "s", **kwargs: Any) -> Site:

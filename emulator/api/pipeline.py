@@ -32,7 +32,7 @@ from emulator.api.routing import Match, PathEncodingError, Router
 from emulator.contract import FINDINGS_HEADER
 from emulator.domain.clock import iso
 from emulator.domain.hosts import UnknownSite
-from emulator.domain.service import QueueFull
+from emulator.domain.service import Unavailable
 from emulator.domain.sites import Site, SiteMatch
 
 log = logging.getLogger("emulator.calls")
@@ -139,11 +139,13 @@ class JiraSurface:
         return site
 
     async def perform(self, ctx: Context) -> Answer:
-        """The operation itself; a full apply queue is Jira's 503."""
+        """The operation itself; a write that cannot be accepted now (a full apply queue, a data folder that
+        cannot be written) is Jira's 503."""
         try:
             return await ctx.operation.handler(ctx)
-        except QueueFull as full:
-            raise Refusal.site(503, errors.UNAVAILABLE, str(full), headers={"Retry-After": "1"}) from None
+        except Unavailable as busy:
+            headers = {"Retry-After": str(busy.retry_after)}
+            raise Refusal.site(503, errors.UNAVAILABLE, str(busy), headers=headers) from None
 
     async def finish(self, request: Request, call: Call, response: Response, reason: str | None) -> None:
         """The findings on the answer and in the report; the body a refusal left unread; the observers."""

@@ -8,7 +8,7 @@ in the order they were accepted, and an operation never applies before it is due
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from heapq import heapify, heappop, heappush
 
 from msgspec import Struct
@@ -95,11 +95,40 @@ class ApplyQueue:
         # the last accepted upsert of each key, per owner: keyed by the entity key itself, a pending write
         # adds no tracked object for the garbage collector to walk
         self._latest: dict[Owner, dict[Key, Upsert]] = {}
+        # out of order: the latest upsert of a key with its due time, which is its key's soonest (it overtook
+        # the others); valid while that upsert is still the latest
+        self._overtaking: dict[Owner, dict[Key, tuple[Upsert, float]]] = {}
 
-    def push(self, op: Operation, *, accepted_at: float, due: float) -> Pending:
-        return self.push_all([op], accepted_at=accepted_at, due=due).pending(0)
+    def push(self, op: Operation, *, accepted_at: float, due: float, track_due: bool = False) -> Pending:
+        """Queue one operation; ``track_due`` (out of order) remembers an upsert's due time for
+        ``first_due_of``."""
+        pending = self.push_all([op], accepted_at=accepted_at, due=due).pending(0)
+        if track_due and type(op) is Upsert:
+            self._overtaking.setdefault((op.kind, op.site, op.provider), {})[op.entity.key] = (op, due)
+        return pending
 
-    def push_all(self, ops: list[Operation], *, accepted_at: float, due: float) -> Run:
+    def first_due_of(self, kind: str, site: str, provider: Provider, key: Key) -> float | None:
+        """The soonest due time of the pending upserts of one entity, or None if it has none."""
+        latest = self.latest_upsert(kind, site, provider, key)
+        if latest is None:
+            return None
+        tracked = self._overtaking.get((kind, site, provider), {}).get(key)
+        if tracked is not None and tracked[0] is latest:
+            return tracked[1]
+        owner = (kind, site, provider)
+        return min(
+            due
+            for due, _, run in self._heap
+            for op in run.ops
+            if type(op) is Upsert and (op.kind, op.site, op.provider) == owner and op.entity.key == key
+        )
+
+    def runs_in_sequence(self) -> list[Run]:
+        """The queue's runs, by the sequence number of their first operation (their operations' numbers
+        never interleave, so this is every pending operation in sequence order): the queue's own, to read."""
+        return sorted((run for _, _, run in self._heap), key=lambda run: run.seqs[0])
+
+    def push_all(self, ops: Sequence[Operation], *, accepted_at: float, due: float) -> Run:
         """Queue operations accepted and due together, as one run, in the order given (the run keeps its
         own copy of the list). The run returned is the queue's own: read it, never change it."""
         first = next(self._seq)
@@ -111,7 +140,7 @@ class ApplyQueue:
             self._note_latest(ops)
         return run
 
-    def _note_latest(self, ops: list[Operation]) -> None:
+    def _note_latest(self, ops: Sequence[Operation]) -> None:
         """Index the upserts of ``ops``, just queued in this order, as the latest writes of their keys."""
         site, provider, latest = None, None, {}
         for op in ops:
@@ -195,17 +224,20 @@ class ApplyQueue:
         """Operations leave the queue: each that is the latest write of its key no longer is. Answers
         those."""
         owner: Owner | None = None
-        latest = None
+        latest = overtaking = None
         forgotten = []
         for op in ops:
             if type(op) is Upsert:
                 if owner is None or op.site is not owner[1] or op.kind is not owner[0] or op.provider != owner[2]:
                     owner = (op.kind, op.site, op.provider)
                     latest = self._latest.get(owner)
+                    overtaking = self._overtaking.get(owner)
                 key = op.entity.key
                 if latest is not None and latest.get(key) is op:
                     del latest[key]
                     forgotten.append(op)
+                    if overtaking:
+                        overtaking.pop(key, None)
         return forgotten
 
     def pop_due_runs(self, now: float) -> Iterator[Run]:
@@ -274,6 +306,7 @@ class ApplyQueue:
         self._heap.clear()
         self._count = 0
         self._latest.clear()
+        self._overtaking.clear()
 
     def __iter__(self) -> Iterator[Pending]:
         """In the order they will apply: (due, seq)."""

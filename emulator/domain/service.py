@@ -12,7 +12,7 @@ live in their own partitions of one store, and wait in one apply queue.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,8 +27,14 @@ from emulator.domain.sites import Site, SiteRegistry
 from emulator.domain.store import EntityStore, Partition, newest_first
 
 
-class QueueFull(Exception):
-    """The apply queue holds ``max_pending`` operations: the caller should retry later (503)."""
+class Unavailable(Exception):
+    """A write cannot be accepted now and nothing of it was kept: the caller should retry later (503)."""
+
+    retry_after = 1  # seconds
+
+
+class QueueFull(Unavailable):
+    """The apply queue holds ``max_pending`` operations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,25 @@ class SubmitOutcome:
     rejected: list[tuple[Key, list[str]]] = field(default_factory=list)
     unknown_issue_keys: list[str] = field(default_factory=list)
     unknown_associations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """The whole state at one moment, cheap to take (references, no copies of records): what a snapshot
+    writes. Records may change in place after it is taken (a write that applies later); durable state's
+    replay of what happened since makes them right again."""
+
+    partitions: list[tuple[str, str, Provider, list[StoredEntity]]]  # (kind, site, provider, records)
+    runs: list[Run]  # the pending operations, in sequence order
+    next_seq: int
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(records) for *_, records in self.partitions)
+
+    @property
+    def pending_count(self) -> int:
+        return sum(len(run.ops) for run in self.runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +103,11 @@ class DevOpsService(Registry):
         self.paused = False  # nothing applies by itself; flush still does
         self.store = EntityStore()
         self.queue = ApplyQueue()
-        self.on_accept: list[Callable[[Pending], None]] = []  # an operation was queued (durable state logs it)
+        # operations about to be queued, in order: durable state logs them first, and if an observer raises
+        # none of them is queued
+        self.before_accept: list[Callable[[Sequence[Pending]], None]] = []
         self.on_apply: list[Callable[[Applied], None]] = []  # an operation applied
+        self.after_apply: list[Callable[[], None]] = []  # a pass of the applier ended (durable state writes it)
 
     def configure(self, **changes: Any) -> QueueSettings:
         """Change queue settings at run time (``apply_delay``, ``jitter``, ``out_of_order``)."""
@@ -140,37 +168,56 @@ class DevOpsService(Registry):
     def delay_for(self, site: Site) -> float:
         return self.settings.apply_delay if site.apply_delay is None else site.apply_delay
 
-    def _enqueue_all(self, site: Site, ops: list[Upsert]) -> None:
-        """Enqueue one request's writes, in order, as one run of the queue: as ``_enqueue`` one by one,
-        with the clock read once and, at apply delay 0, the writes applied together after the last is
-        queued."""
-        if self.settings.out_of_order or self.settings.jitter or not ops:
-            for op in ops:
-                self._enqueue(site, op)
+    def _enqueue_all(self, site: Site, ops: Sequence[Operation]) -> None:
+        """Enqueue one request's operations, in order: all of them, or none if an accept observer refuses.
+        With one delay for all (no jitter, in order) they are one run of the queue, the clock read once;
+        when they are due at once they apply together after the last is queued."""
+        if not ops:
             return
-        now = self.clock.now()
-        due = now + self.delay_for(site)
-        run = self.queue.push_all(ops, accepted_at=now, due=due)  # type: ignore[arg-type]
-        observers = self.on_accept
-        if observers:
-            for pending in run.pendings():
-                for observer in observers:
-                    observer(pending)
-        if due <= now:
+        now, settings = self.clock.now(), self.settings
+        if settings.out_of_order or settings.jitter:
+            dues = self._dues(site, ops, now)
+            if self.before_accept:
+                first = self.queue.next_seq
+                pairs = enumerate(zip(ops, dues, strict=True))
+                self._accepting([Pending(due, first + i, now, op) for i, (op, due) in pairs])
+            for op, due in zip(ops, dues, strict=True):
+                self.queue.push(op, accepted_at=now, due=due, track_due=settings.out_of_order)
+            soonest = min(dues)
+        else:
+            soonest = now + self.delay_for(site)
+            if self.before_accept:
+                first = self.queue.next_seq
+                self._accepting([Pending(soonest, first + i, now, op) for i, op in enumerate(ops)])
+            self.queue.push_all(ops, accepted_at=now, due=soonest)
+        if soonest <= now:
             self.apply_due()
 
     def _enqueue(self, site: Site, op: Operation) -> None:
-        now, settings = self.clock.now(), self.settings
-        due = now + self.delay_for(site) + (self.rng.uniform(0, settings.jitter) if settings.jitter else 0.0)
-        if settings.out_of_order and isinstance(op, Upsert):
-            overtaken = [p.due for p in self.queue if _same_entity(p.op, op)]
-            if overtaken:
-                due = max(now, min(overtaken) - 1e-6)
-        pending_op = self.queue.push(op, accepted_at=now, due=due)
-        for observer in self.on_accept:
-            observer(pending_op)
-        if due <= now:
-            self.apply_due()
+        self._enqueue_all(site, [op])
+
+    def _dues(self, site: Site, ops: Sequence[Operation], now: float) -> list[float]:
+        """Each operation's due time with jitter drawn per operation; out of order, a write is due just before
+        the pending writes of its entity (those queued before, and the request's own earlier ones)."""
+        settings, delay = self.settings, self.delay_for(site)
+        first_due: dict[Key, float] = {}  # per entity of this request: the soonest due of its writes
+        dues = []
+        for op in ops:
+            due = now + delay + (self.rng.uniform(0, settings.jitter) if settings.jitter else 0.0)
+            if settings.out_of_order and type(op) is Upsert:
+                key = op.entity.key
+                soonest = first_due.get(key)
+                if soonest is None:
+                    soonest = self.queue.first_due_of(op.kind, op.site, op.provider, key)
+                if soonest is not None:
+                    due = max(now, soonest - 1e-6)
+                first_due[key] = due if soonest is None else min(soonest, due)
+            dues.append(due)
+        return dues
+
+    def _accepting(self, pendings: Sequence[Pending]) -> None:
+        for observer in self.before_accept:
+            observer(pendings)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -235,11 +282,10 @@ class DevOpsService(Registry):
         record = self.get(DEPLOYMENTS, site, provider, key)
         if not isinstance(record, StoredDeployment) or record.gating is None:
             return None
-        gating = record.gating
-        gating.status, gating.updated = status, self.clock.now()
-        if details is not None:
-            gating.details = details
-        self._changed("gating", site.name, provider, key, gating)
+        old = record.gating
+        gating = GatingState(status, old.details if details is None else details, self.clock.now(), old.polls)
+        self._changing("gating", site.name, provider, key, gating)
+        record.gating = gating
         return gating
 
     # -- the applier --------------------------------------------------------------------------
@@ -263,6 +309,16 @@ class DevOpsService(Registry):
     def _apply_all(self, runs: Iterable[Run], now: float) -> int:
         """Apply runs taken off the queue at ``now``, in order, and tell the observers. If applying or an
         observer fails part way, the rest of the run goes back on the queue."""
+        count = 0
+        try:
+            count = self._apply_runs(runs, now)
+        finally:
+            if count:
+                for observer in self.after_apply:
+                    observer()
+        return count
+
+    def _apply_runs(self, runs: Iterable[Run], now: float) -> int:
         count = 0
         observers = self.on_apply
         site = provider = kind = None  # a run's operations share their owner: it is looked up once a run
@@ -312,6 +368,12 @@ class DevOpsService(Registry):
         self._apply(item.op, at)
         return True
 
+    def capture(self) -> Capture:
+        """The state as it is now (nothing due is applied first), for a snapshot: see ``Capture``."""
+        partitions = [(kind, site, provider, list(part.records.values()))
+                      for (kind, site, provider), part in self.store.partitions()]  # fmt: skip
+        return Capture(partitions, self.queue.runs_in_sequence(), self.queue.next_seq)
+
     def records(self) -> Iterator[tuple[str, str, Provider, StoredEntity]]:
         """Every stored record, with its kind, site and provider, as it is (nothing due is applied first)."""
         for (kind, site, provider), part in self.store.partitions():
@@ -343,25 +405,13 @@ class DevOpsService(Registry):
 
     # -- data a control change takes away -------------------------------------------------------
 
-    def _forget(self, site: str, provider: Provider | None = None) -> int:
+    def _forget(self, site: str | None, provider: Provider | None = None) -> int:
+        if site is None:
+            count = len(self.store)
+            self.clear_data()
+            return count
         self.queue.remove_site(site, provider)
         return self.store.drop(site, provider)
-
-    def reset(self, site: str | None = None) -> None:
-        if site is None:
-            self.clear_data()
-        else:
-            self._forget(site)
-        super().reset(site)
-
-
-def _same_entity(a: Operation, b: Upsert) -> bool:
-    return isinstance(a, Upsert) and (a.kind, a.site, a.provider, a.entity.key) == (
-        b.kind,
-        b.site,
-        b.provider,
-        b.entity.key,
-    )
 
 
 def _apply_delete(op: DeleteByKey | DeleteByProperties, part: Partition) -> list[Key]:

@@ -185,5 +185,5 @@ def test_a_bind_mounted_data_folder_must_be_writable_by_uid_10001(start: Start, 
     with EmulatorClient(container.url) as emulator:
         submit(emulator, "on-the-host")
     container.stop()
-    assert {p.name for p in prepared.iterdir()} >= {"snapshot.json"}
-    assert "on-the-host" in (prepared / "snapshot.json").read_text()
+    assert {p.name for p in prepared.iterdir()} >= {"snapshot.jsonl"}
+    assert "on-the-host" in (prepared / "snapshot.jsonl").read_text()

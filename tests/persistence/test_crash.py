@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import httpx
@@ -95,7 +96,7 @@ def test_kill_9_under_load_loses_no_acknowledged_write(tmp_path: Path) -> None:
     stop_flag.set()
     for w in workers:
         w.join()
-    assert (tmp_path / "wal.jsonl").stat().st_size > 0
+    assert sum(p.stat().st_size for p in tmp_path.glob("log-*.jsonl")) > 0
 
     proc = start(tmp_path, port)
     try:
@@ -124,9 +125,11 @@ def test_pending_writes_survive_sigterm_and_sigterm_leaves_a_snapshot(tmp_path: 
     started = time.monotonic()
     assert stop(proc, signal.SIGTERM) == 0
     assert time.monotonic() - started < 3
-    snapshot = json.loads((tmp_path / "snapshot.json").read_text())
-    assert len(snapshot["pending"]) == 1
-    assert (tmp_path / "wal.jsonl").read_text().count("\n") == 1  # header only: everything is in the snapshot
+    snapshot = (tmp_path / "snapshot.jsonl").read_text().splitlines()
+    assert json.loads(snapshot[0].split(" ", 1)[1])["pending"] == 1
+    assert sum(1 for line in snapshot if '"t":"pending"' in line) == 1
+    (log,) = tmp_path.glob("log-*.jsonl")
+    assert log.read_text().count("\n") == 1  # its header only: everything is in the snapshot
 
     proc = start(tmp_path, port, delay="3600")
     try:
@@ -141,8 +144,10 @@ def test_pending_writes_survive_sigterm_and_sigterm_leaves_a_snapshot(tmp_path: 
 
 
 def test_a_data_folder_of_an_unknown_version_stops_start_up_clearly(tmp_path: Path) -> None:
-    (tmp_path / "snapshot.json").write_text(json.dumps({"format": "jira-deployments-emulator", "version": 99}))
+    header = json.dumps({"format": "jira-deployments-emulator", "version": 99, "file": "snapshot", "generation": 1})
+    (tmp_path / "snapshot.jsonl").write_text(f"{zlib.crc32(header.encode()):08x} {header}\n")
     env = {**os.environ, "EMULATOR_PORT": str(free_port()), "EMULATOR_DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "emulator"], env=env, capture_output=True, timeout=30)
     assert done.returncode == 3
-    assert b"format version 99; this emulator reads version 1" in done.stderr
+    assert b"format version 99; this emulator reads version 2" in done.stderr
+    assert b"Traceback" not in done.stderr

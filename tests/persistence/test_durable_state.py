@@ -1,8 +1,13 @@
-"""Durable state: a restart from the data folder gives back exactly what an uninterrupted run holds."""
+"""Durable state: a restart from the data folder gives back exactly what an uninterrupted run holds.
+
+The model test runs the same steps against a twin without durable state and against a service kept in a
+real data folder, which is abandoned (as a crash leaves it) and restarted at random points: in the middle
+of a compaction, between a compaction's steps, right after a multi-entity submit applied at once. After
+every step both must hold the same records, queue and sites.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +16,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.domain.clock import ManualClock
-from emulator.domain.kinds import DEPLOYMENTS
-from emulator.domain.model import DeploymentKey, Provider
+from emulator.domain.kinds import BUILDS, DEPLOYMENTS
+from emulator.domain.model import BuildKey, DeploymentKey, Provider, StoredDeployment
 from emulator.domain.service import DevOpsService, QueueSettings
 from emulator.domain.sites import ConnectApp, SiteRegistry
-from emulator.persistence import WAL, DurableState, PersistenceError
-from tests.factories import deployment_input, site
+from emulator.persistence import DurableState, log_name
+from emulator.persistence.snapshot import SnapshotWriter
+from tests.factories import build_input, deployment_input, site
 
 P, Q = Provider("connect", "app"), Provider("oauth", "bot")
 
 
 def fresh(clock: ManualClock, delay: float = 1.0) -> DevOpsService:
-    return DevOpsService(SiteRegistry([site("s"), site("t")]), clock, QueueSettings(apply_delay=delay))
+    sites = SiteRegistry([site("s"), site("t")])
+    return DevOpsService(sites, clock, QueueSettings(apply_delay=delay), kinds=[DEPLOYMENTS, BUILDS])
 
 
 def state(svc: DevOpsService) -> Any:
+    def gating(r: Any) -> Any:
+        return isinstance(r, StoredDeployment) and r.gating and (r.gating.status, r.gating.details)
+
     store = {
-        (pid, key): (r.update_sequence_number, r.data, r.properties, r.gating and (r.gating.status, r.gating.details))
+        (pid, key): (r.update_sequence_number, r.data, r.properties, gating(r))
         for pid, part in svc.store.partitions()
         for key, r in part.records.items()
     }
@@ -36,10 +46,13 @@ def state(svc: DevOpsService) -> Any:
     return store, queue, sites
 
 
+numbers = st.lists(st.integers(1, 3), min_size=1, max_size=3)
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("submit"), st.sampled_from([P, Q]), st.integers(1, 3), st.integers(0, 4), st.booleans()),
+        st.tuples(st.just("submit"), st.sampled_from([P, Q]), numbers, st.integers(0, 4), st.booleans()),
+        st.tuples(st.just("build"), st.sampled_from([P, Q]), numbers, st.integers(0, 4)),
         st.tuples(st.just("delete"), st.sampled_from([P, Q]), st.integers(1, 3), st.none() | st.integers(0, 4)),
+        st.tuples(st.just("delete-build"), st.sampled_from([P, Q]), st.integers(1, 3)),
         st.tuples(st.just("props"), st.sampled_from([P, Q]), st.sampled_from(["1", "2"])),
         st.tuples(st.just("advance"), st.sampled_from([0.5, 1.0, 2.0])),
         st.tuples(st.just("flush")),
@@ -48,6 +61,9 @@ steps = st.lists(
         st.tuples(st.just("install"), st.sampled_from(["x", "y"])),
         st.tuples(st.just("uninstall"), st.sampled_from(["x", "y", "app"])),
         st.tuples(st.just("decide"), st.integers(1, 3), st.sampled_from(["allowed", "prevented"])),
+        st.tuples(st.just("compact-begin")),
+        st.tuples(st.just("compact-step"), st.integers(1, 4)),
+        st.tuples(st.just("compact-finish")),
         st.tuples(st.just("restart")),
     ),
     min_size=5,
@@ -59,13 +75,26 @@ def run(svc: DevOpsService, step: tuple) -> None:
     kind, s = step[0], svc.sites.get("s")
     assert s is not None
     if kind == "submit":
-        _, who, n, usn, gated = step
-        svc.submit(DEPLOYMENTS, s, who, [deployment_input("p", "e", n, usn, gating=gated)], {"v": str(usn % 2 + 1)})
+        _, who, ns, usn, gated = step
+        entities = [deployment_input("p", "e", n, usn, gating=gated) for n in ns]
+        svc.submit(DEPLOYMENTS, s, who, entities, {"v": str(usn % 2 + 1)})  # type: ignore[arg-type]
+    elif kind == "build":
+        _, who, ns, usn = step
+        svc.submit(BUILDS, s, who, [build_input("b", n, usn) for n in ns], {"v": str(usn % 2 + 1)})  # type: ignore[misc]
     elif kind == "delete":
         svc.delete(DEPLOYMENTS, s, step[1], DeploymentKey("p", "e", step[2]), step[3])
+    elif kind == "delete-build":
+        svc.delete(BUILDS, s, step[1], BuildKey("b", step[2]))
     elif kind == "props":
         svc.delete_by_properties(DEPLOYMENTS, s, step[1], {"v": step[2]})
-    elif kind == "advance":
+    else:
+        run_control(svc, step)
+
+
+def run_control(svc: DevOpsService, step: tuple) -> None:
+    kind, s = step[0], svc.sites.get("s")
+    assert s is not None
+    if kind == "advance":
         svc.clock.advance(step[1])  # type: ignore[attr-defined]
         svc.apply_due()
     elif kind == "flush":
@@ -82,95 +111,90 @@ def run(svc: DevOpsService, step: tuple) -> None:
         svc.decide_gating(s, P, DeploymentKey("p", "e", step[1]), step[2], None)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+class Durable:
+    """The service kept in the folder, its durable state, and a compaction it may be in the middle of."""
+
+    def __init__(self, folder: Path, clock: ManualClock, paused: bool = False) -> None:
+        self.svc = fresh(clock)
+        self.svc.paused = paused  # runtime settings are not durable: the test carries this one over
+        self.state = DurableState(folder, self.svc, compact_every=7)
+        self.state.open()
+        self.writer: SnapshotWriter | None = None
+
+    def compaction(self, step: tuple) -> None:
+        if step[0] == "compact-begin" and self.writer is None:
+            self.writer = self.state.begin_compaction()
+        elif step[0] == "compact-step" and self.writer is not None:
+            self.writer.step(budget=step[1])  # a line or a few: the state changes between steps
+        elif step[0] == "compact-finish" and self.writer is not None:
+            self.writer.write_all()
+            self.writer.sync()
+            self.state.finish_compaction(self.writer)
+            self.writer = None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
 def test_restarts_lose_nothing(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple]) -> None:
     folder = tmp_path_factory.mktemp("data")
     twin_clock, clock = ManualClock(), ManualClock()
     twin = fresh(twin_clock)
-    durable_svc = fresh(clock)
-    durable = DurableState(folder, durable_svc, compact_every=7)
-    durable.open()
+    durable = Durable(folder, clock)
     for step in steps:
         if step[0] == "restart":
-            paused = durable_svc.paused
-            durable.abandon()
-            durable_svc = fresh(clock)  # the old process is gone without a clean stop (no close())
-            durable = DurableState(folder, durable_svc, compact_every=7)
-            durable.open()
-            durable_svc.paused = paused  # runtime settings are not durable; the test carries this one over
-            continue
-        run(twin, step)
-        run(durable_svc, step)
-        assert state(durable_svc) == state(twin)
-    durable.close()
-    again = fresh(clock)
-    again.paused = durable_svc.paused
-    last = DurableState(folder, again)
-    last.open()
-    last.abandon()
-    assert state(again) == state(twin)
+            durable.state.abandon()  # the old process is gone without a clean stop, maybe mid-compaction
+            if durable.writer is not None:
+                durable.writer.abandon()
+            durable = Durable(folder, clock, durable.svc.paused)
+        elif step[0].startswith("compact"):
+            durable.compaction(step)
+        else:
+            run(twin, step)
+            run(durable.svc, step)
+            if step[0] == "advance":
+                durable.state.sync()  # the applier's tick writes what applied
+        assert state(durable.svc) == state(twin)
+    if durable.writer is not None:
+        durable.writer.abandon()  # a clean stop writes a snapshot of its own
+    durable.state.close()
+    last = Durable(folder, clock, durable.svc.paused)
+    last.state.abandon()
+    assert state(last.svc) == state(twin)
 
 
-def test_a_clean_stop_leaves_a_snapshot_and_an_empty_log(tmp_path: Path) -> None:
+def test_a_clean_stop_leaves_a_snapshot_and_a_log_with_nothing_to_replay(tmp_path: Path) -> None:
     clock = ManualClock()
     svc = fresh(clock)
     durable = DurableState(tmp_path, svc)
     durable.open()
     svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
-    assert len((tmp_path / WAL).read_text().splitlines()) == 2  # header + the accepted write
+    svc.submit(BUILDS, svc.sites.get("s"), P, [build_input()], {})
+    assert len((tmp_path / log_name(0)).read_text().splitlines()) == 3  # header + the two accepted writes
     durable.close()
-    assert len((tmp_path / WAL).read_text().splitlines()) == 1
-    snapshot = json.loads((tmp_path / "snapshot.json").read_text())
-    assert snapshot["version"] == 1 and len(snapshot["pending"]) == 1
+    logs = sorted(tmp_path.glob("log-*.jsonl"))
+    assert [p.name for p in logs] == [log_name(1)] and len(logs[0].read_text().splitlines()) == 1
+    again = fresh(clock)
+    summary = DurableState(tmp_path, again).open()
+    assert summary == {"snapshotRecords": 0, "snapshotPending": 2, "logRecords": 0, "dropped": 0}
 
 
-def test_pending_writes_survive_and_still_apply(tmp_path: Path) -> None:
+def test_pending_writes_of_both_families_survive_and_still_apply(tmp_path: Path) -> None:
     clock = ManualClock()
     svc = fresh(clock, delay=5)
     first = DurableState(tmp_path, svc)
     first.open()
     svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
+    svc.submit(BUILDS, svc.sites.get("s"), P, [build_input("ci", 42)], {"run": "7"})
     first.abandon()
     restarted = fresh(clock, delay=5)
-    second = DurableState(tmp_path, restarted)
-    second.open()
-    second.abandon()
-    key = DeploymentKey("pipe", "env", 1)
-    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, key) is None
+    DurableState(tmp_path, restarted).open()
+    s = restarted.sites.get("s")
+    assert restarted.get(DEPLOYMENTS, s, P, DeploymentKey("pipe", "env", 1)) is None
     clock.advance(5)
-    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, key) is not None
-
-
-def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
-    clock = ManualClock()
-    svc = fresh(clock, delay=0)
-    first = DurableState(tmp_path, svc)
-    first.open()
-    svc.submit(DEPLOYMENTS, svc.sites.get("s"), P, [deployment_input()], {})
-    first.abandon()
-    with open(tmp_path / WAL, "a", encoding="utf-8") as f:
-        f.write('{"t":"accept","seq":99,"acc')  # the process died mid-write
-    restarted = fresh(clock, delay=0)
-    second = DurableState(tmp_path, restarted)
-    second.open()
-    second.abandon()
-    assert restarted.get(DEPLOYMENTS, restarted.sites.get("s"), P, DeploymentKey("pipe", "env", 1)) is not None
-
-
-@pytest.mark.parametrize("name", ["snapshot.json", WAL], ids=["snapshot", "log"])
-def test_an_unknown_format_version_is_refused_clearly(tmp_path: Path, name: str) -> None:
-    (tmp_path / name).write_text(json.dumps({"format": "jira-deployments-emulator", "version": 2}) + "\n")
-    with pytest.raises(PersistenceError, match="format version 2; this emulator reads version 1"):
-        DurableState(tmp_path, fresh(ManualClock())).open()
-
-
-def test_a_corrupt_middle_line_is_refused(tmp_path: Path) -> None:
-    (tmp_path / WAL).write_text(
-        '{"format": "jira-deployments-emulator", "version": 1}\nnot json\n{"t":"reset","site":null}\n'
-    )
-    with pytest.raises(PersistenceError, match=":2: not a JSON record"):
-        DurableState(tmp_path, fresh(ManualClock())).open()
+    assert restarted.get(DEPLOYMENTS, s, P, DeploymentKey("pipe", "env", 1)) is not None
+    build = restarted.get(BUILDS, s, P, BuildKey("ci", 42))
+    assert build is not None and build.properties == {"run": "7"} and build.data["buildNumber"] == 42
+    assert build.body == build_input("ci", 42).body  # the bytes GET answers with, as they were
 
 
 def test_gating_decisions_and_runtime_installs_survive_a_crash(tmp_path: Path) -> None:
@@ -185,9 +209,8 @@ def test_gating_decisions_and_runtime_installs_survive_a_crash(tmp_path: Path) -
     svc.decide_gating(s, P, key, "prevented", [{"type": "issue", "issueKey": "CHG-9", "issueLink": "x"}])
     first.abandon()
     again = fresh(clock, delay=0)
-    second = DurableState(tmp_path, again)
-    second.open()
-    second.abandon()
-    gating = again.get(DEPLOYMENTS, again.sites.get("s"), P, key).gating
-    assert gating is not None and gating.status == "prevented" and gating.details[0]["issueKey"] == "CHG-9"
+    DurableState(tmp_path, again).open()
+    record = again.get(DEPLOYMENTS, again.sites.get("s"), P, key)
+    assert isinstance(record, StoredDeployment) and record.gating is not None
+    assert record.gating.status == "prevented" and record.gating.details[0]["issueKey"] == "CHG-9"
     assert "late" in again.sites.get("s").connect_apps

@@ -33,8 +33,9 @@ def ready(cli: Cli) -> int:
 
 
 def in_snapshot(data: Path, pipeline: str) -> bool:
-    """Whether the snapshot (README: ``PATH/snapshot.json``) holds ``pipeline``, in whatever layout."""
-    return f'"{pipeline}"' in (data / "snapshot.json").read_text(encoding="utf-8")
+    """Whether the snapshot (``PATH/snapshot.jsonl``) holds ``pipeline``, in whatever layout."""
+    snapshot = data / "snapshot.jsonl"
+    return snapshot.exists() and f'"{pipeline}"' in snapshot.read_text(encoding="utf-8")
 
 
 def test_sighup_with_a_data_folder_writes_a_snapshot_and_keeps_serving(tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_sighup_with_a_data_folder_writes_a_snapshot_and_keeps_serving(tmp_path:
         submit(cli, "before-hup")
         assert not in_snapshot(tmp_path, "before-hup")  # only in the log so far
         cli.process.send_signal(signal.SIGHUP)
-        cli.wait_for_line("SIGHUP: snapshot written")
+        cli.wait_for_line("snapshot written in")
         assert in_snapshot(tmp_path, "before-hup")
         assert ready(cli) == 200
         submit(cli, "after-hup")

@@ -5,7 +5,7 @@ against a running emulator, across several providers: two Connect apps on the si
 key on the site "ctx" (context path ``/jira``), and the OAuth client ci-bot through the gateway. They
 submit (a small key space, so writes collide, with random higher and lower ``updateSequenceNumber``s),
 delete by key and by properties (with and without the deprecated bound), read, and send a few requests
-that must be refused. The service's ``on_accept`` hook records every accepted operation in acceptance
+that must be refused. The service's ``before_accept`` hook records every accepted operation in acceptance
 order. ``verify`` then flushes the queue, replays the accepted operations with the plain rules of the API
 on the store as it was before the run, and compares the result with the store, exactly.
 
@@ -274,11 +274,11 @@ def run_load(
     accepted: list[Pending] = []
     service = server.emulator.service
     before = snapshot(server)
-    service.on_accept.append(accepted.append)  # called on the event-loop thread, in acceptance order
+    service.before_accept.append(accepted.extend)  # called on the event-loop thread, in acceptance order
     try:
         outcome = asyncio.run(_drive(server.url, clients, per_client, seconds, server.emulator.clock.now, seed))
     finally:
-        service.on_accept.remove(accepted.append)
+        service.before_accept.remove(accepted.extend)
     return outcome, accepted, before
 
 
