@@ -102,12 +102,21 @@ def rebound(
 
 class Cli:
     """``python -m emulator --port 0 ARGS`` in a subprocess, its output collected as it comes; ``open_files``
-    sets its RLIMIT_NOFILE (soft, hard) before it starts, as a shell's ``ulimit -n`` would."""
+    sets its RLIMIT_NOFILE (soft, hard) before it starts, as a shell's ``ulimit -n`` would, and ``file_size``
+    its soft RLIMIT_FSIZE (``ulimit -f``): a write past that size fails, as on a full disk."""
 
-    def __init__(self, *args: str, open_files: tuple[int, int] | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *args: str,
+        open_files: tuple[int, int] | None = None,
+        file_size: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         def limit_files() -> None:
             if open_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+            if file_size is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "info", *args],
@@ -155,6 +164,12 @@ class Cli:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise AssertionError("no VmRSS")
+
+    def limit_file_size(self, size: int) -> None:
+        """Change the running process's soft RLIMIT_FSIZE (``resource.RLIM_INFINITY``: no limit): the disk
+        fills, or space is freed."""
+        hard = resource.prlimit(self.pid, resource.RLIMIT_FSIZE)[1]
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (size, hard))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.process.poll() is None:
