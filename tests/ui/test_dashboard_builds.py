@@ -56,7 +56,7 @@ def builds_shown(driver: WebDriver) -> list[dict[str, Any]]:
             references: [...row.querySelectorAll('.c-refs .assoc')].map(a => [a.textContent, a.title]),
             issues: [...row.querySelectorAll('.c-assoc .assoc')].map(a => [a.textContent, a.className]),
             updated: (row.querySelector('time') || {}).dateTime || null,
-            store: row.querySelector('.store').textContent,
+            store: [...row.querySelectorAll('.store')].map(badge => badge.textContent).join(' + '),
           })),
         }));
         """
@@ -96,7 +96,8 @@ def test_builds_appear_by_pipeline_newest_first_with_tests_references_and_issues
         }
     ]
     tests = {"totalNumber": 10, "numberPassed": 7, "numberFailed": 2, "numberSkipped": 1}
-    newest = build_data("web", 7, state="failed", testInfo=tests, references=references)
+    # an updateSequenceNumber past 2^53: the page's JSON of the build writes it as the number it is
+    newest = build_data("web", 7, state="failed", testInfo=tests, references=references, updateSequenceNumber=2**53 + 1)
     deprecated = build_data("web", 6, issueKeys=["OPS-3"])  # the deprecated field, alone
     del deprecated["associations"]
     submit_builds(
@@ -112,6 +113,8 @@ def test_builds_appear_by_pipeline_newest_first_with_tests_references_and_issues
     # accepted, not applied: pending, already grouped
     cards = wait(page, lambda: builds_shown(page), what="the pending builds")
     assert {b["store"] for card in cards for b in card["builds"]} == {"pending"}
+    queue = wait(page, lambda: (text := page.find_element(By.ID, "queue-body").text) and "web #7" in text and text)
+    assert "BUILDS" in queue.upper()  # the family of each pending write
 
     http.post("/_emulator/queue/flush", headers=JSON_TYPE)
     cards = wait(
@@ -158,6 +161,17 @@ def test_builds_appear_by_pipeline_newest_first_with_tests_references_and_issues
     stored = wait(page, lambda: page.find_element(By.CSS_SELECTOR, "#builds-body .stored-json pre"), what="the JSON")
     expected = next(b for b in stored_builds(http, pipeline="web") if b["key"]["buildNumber"] == 7)
     assert json.loads(stored.get_attribute("textContent")) == expected["data"]
+    assert expected["data"]["updateSequenceNumber"] == 2**53 + 1
+
+    # a delete waiting in the queue is marked on the build it will remove, and on no other
+    http.post("/_emulator/queue/pause", headers=JSON_TYPE)
+    path = "/rest/builds/0.1/pipelines/web/builds/7"
+    assert http.delete(path, headers={**MAIN, **auth("DELETE", path)}).status_code == 202
+    wait(
+        page,
+        lambda: [b["store"] for b in builds_shown(page)[1]["builds"]][:2] == ["applied + delete pending", "applied"],
+        what="the pending delete",
+    )
     properties = page.find_element(By.CSS_SELECTOR, "#builds-body .stored-properties pre").get_attribute("textContent")
     assert json.loads(properties) == {"repo": "web"}
     assert page.execute_script("return window.__sameDocument") == "yes"  # live, not reloaded

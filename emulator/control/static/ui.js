@@ -701,6 +701,7 @@
       h("div", { class: "op-main" },
         mono(`#${text(p.seq)}`, "queue sequence"), " ",
         badge(text(p.operation), `op op-${p.operation === "upsert" ? "upsert" : "delete"}`), " ",
+        p.family ? [familyBadge(p.family), " "] : null,
         h("span", { class: "op-what" }, p.key ? keyText(p.key) : ["properties ", mono(JSON.stringify(p.properties || {}))]),
         p.updateSequenceNumber !== undefined ? h("span", { class: "muted" }, ` · usn ${text(p.updateSequenceNumber)}`) : null,
         p.maxUpdateSequenceNumber !== undefined && p.maxUpdateSequenceNumber !== null
