@@ -1,146 +1,45 @@
 """Issue 9: the dashboard at /_emulator/ui, in a real headless Chromium against a real server.
 
-Debian's ``chromium`` and ``chromium-driver`` (``.ci/install-browser``) driven by Selenium, pointed at
-``/usr/bin/chromedriver`` so that nothing is ever downloaded. Without them the module is skipped.
 Deployments go in through the Jira API, signed and over real HTTP; what the page shows is checked in
-the page, and what its buttons do is checked through the API.
+the page, and what its buttons do is checked through the API. The browser and the server are
+``conftest.py``'s; without Chromium the directory is skipped.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any
 
+import httpx
+import jwt
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-    pytest.skip(
-        f"the dashboard tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}); "
-        "install them with .ci/install-browser",
-        allow_module_level=True,
-    )
-webdriver = pytest.importorskip("selenium.webdriver", reason="the dashboard tests need selenium (pip install selenium)")
-
-import httpx  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from emulator.config import Settings  # noqa: E402
-from emulator.control.ui import ui_asset, ui_page  # noqa: E402
-from emulator.server import ThreadedServer  # noqa: E402
-from tests.factories import deployment_data  # noqa: E402
-from tests.helpers import BASE, JSON_TYPE, SITES, auth, body, key_path  # noqa: E402
+from emulator.config import Settings
+from emulator.server import ThreadedServer
+from tests.factories import deployment_data
+from tests.helpers import JSON_TYPE, SITES, auth, body, key_path
+from tests.ui.browser import (
+    BUILDS_BULK,
+    BULK,
+    MAIN,
+    NOTHING_INJECTED,
+    build_data,
+    console_errors,
+    injected,
+    submit,
+    submit_builds,
+    wait,
+)
 
 pytestmark = pytest.mark.e2e
 
-BULK = f"{BASE}/bulk"
-MAIN = {"Host": "jira.test"}  # the "main" site of tests/data/sites.json
-PROVIDER = "connect:full-app"
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-)
-T = TypeVar("T")
-
-
-def with_ui_routes(app: Starlette) -> Starlette:
-    """The dashboard's routes, in front of the catch-all Jira route, unless the app has them already."""
-    if not any(getattr(route, "path", None) == "/_emulator/ui" for route in app.router.routes):
-        app.router.routes[0:0] = [
-            Route("/_emulator/ui", ui_page, methods=["GET"]),
-            Route("/_emulator/ui/{name}", ui_asset, methods=["GET"]),
-        ]
-    return app
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ThreadedServer]:
-    running = ThreadedServer(Settings(port=0, fixtures=SITES, apply_delay=0.2, journal_size=200))
-    with_ui_routes(running.app)
-    with running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    profile = tempfile.mkdtemp(prefix="emulator-ui-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # an explicit driver path: Selenium Manager (which would download a driver) never runs
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(10)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def http(server: ThreadedServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
-        client.post("/_emulator/reset", headers=JSON_TYPE)
-        client.put("/_emulator/queue/config", json={"applyDelay": 0.2, "jitter": 0, "outOfOrder": False})
-        client.post("/_emulator/queue/resume", headers=JSON_TYPE)
-        yield client
-
-
-@pytest.fixture
-def page(browser: WebDriver, server: ThreadedServer, http: httpx.Client) -> WebDriver:
-    """The dashboard, loaded and showing live data; a marker on ``window`` proves it is never reloaded."""
-    browser.get(f"{server.url}/_emulator/ui")
-    wait(browser, lambda: browser.find_element(By.ID, "conn").text == "live")
-    browser.execute_script("window.__sameDocument = 'yes'")
-    browser.get_log("browser")  # start each test with an empty console
-    return browser
-
 
 # ---- helpers ------------------------------------------------------------------------------------------
-
-
-def wait(driver: WebDriver, check: Callable[[], T], timeout: float = 6.0, what: str = "") -> T:
-    """``check()`` once it is truthy; stale elements (the page redrew) just mean "not yet"."""
-
-    def attempt(_: Any) -> T | bool:
-        try:
-            return check() or False
-        except StaleElementReferenceException:
-            return False
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(attempt)  # type: ignore[no-any-return]
-    except TimeoutException:
-        raise AssertionError(f"timed out waiting for {what or check}") from None
-
-
-def submit(http: httpx.Client, *deployments: dict[str, Any], **top: Any) -> httpx.Response:
-    r = http.post(BULK, content=body(*deployments, **top), headers={**MAIN, **auth("POST", BULK)})
-    assert r.status_code == 202, r.text
-    return r
 
 
 def pipelines(driver: WebDriver) -> list[dict[str, Any]]:
@@ -184,10 +83,6 @@ def journal_row(driver: WebDriver, status: int) -> WebElement | None:
         if row.find_element(By.CSS_SELECTOR, ".c-status").text == str(status):
             return row
     return None
-
-
-def console_errors(driver: WebDriver) -> list[dict[str, Any]]:
-    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def gating_status(http: httpx.Client, pipeline: str, environment: str, number: int) -> str:
@@ -357,6 +252,55 @@ def test_a_refused_call_is_highlighted_with_its_reason_and_bodies(page: WebDrive
     assert "deprecated-issue-keys" in page.find_element(By.ID, "contract-body").text
 
 
+def test_the_journal_shows_each_calls_family_and_its_headers_with_the_token_decoded(
+    page: WebDriver, http: httpx.Client
+) -> None:
+    submit(http, deployment_data("journaled", "prod", 1))
+    signed = auth("POST", BUILDS_BULK)
+    token = signed["Authorization"].removeprefix("JWT ")
+    cookie = "session=cookie-secret-0123"
+    submit_builds(http, build_data("journaled", 1), headers={"Cookie": cookie, **signed})
+
+    def families() -> list[str]:
+        return page.execute_script(  # type: ignore[no-any-return]
+            "return [...document.querySelectorAll('#journal-rows tr.entry .family')].map(b => b.textContent)"
+        )
+
+    wait(page, lambda: families() == ["builds", "deployments"], what="both calls with their family")
+    Select(page.find_element(By.ID, "f-family")).select_by_value("builds")
+    wait(page, lambda: families() == ["builds"], what="the builds call only")
+    assert all(
+        e["family"] == "builds" for e in http.get("/_emulator/journal", params={"family": "builds"}).json()["entries"]
+    )
+
+    page.find_element(By.CSS_SELECTOR, "#journal-rows tr.entry").click()
+    block = wait(page, lambda: page.find_element(By.CSS_SELECTOR, "#journal-rows .request-headers"), what="headers")
+    shown = page.execute_script(
+        """
+        const block = arguments[0];
+        return {
+          headers: Object.fromEntries([...block.querySelectorAll('tr[data-header]')]
+            .map(tr => [tr.dataset.header, tr.querySelector('.header-value').firstChild.textContent])),
+          claims: Object.fromEntries([...block.querySelectorAll('.claims tr')]
+            .map(tr => [tr.dataset.claim, tr.querySelector('td code').textContent])),
+          exp: block.querySelector('.claims tr[data-claim="exp"] td').textContent,
+        };
+        """,
+        block,
+    )
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert shown["claims"] == {name: str(value) for name, value in claims.items()}  # iss, qsh, iat, exp...
+    assert {"iss", "qsh", "exp"} <= set(shown["claims"]) and shown["claims"]["iss"] == "full-app"
+    when = datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert when in shown["exp"]  # the expiry as a time too
+    assert shown["headers"]["host"] == "jira.test" and shown["headers"]["content-type"] == "application/json"
+    assert shown["headers"]["cookie"] == f"(not kept: {len(cookie)} characters)"
+    # never the signature nor a secret: not in the page, not in anything it was given
+    signature = token.rsplit(".", 1)[1]
+    assert signature not in page.page_source and "cookie-secret" not in page.page_source
+    assert console_errors(page) == []
+
+
 # ---- queue and faults ---------------------------------------------------------------------------
 
 
@@ -409,19 +353,7 @@ def test_ids_and_names_render_as_text_never_as_html(page: WebDriver, http: httpx
     )
     assert card["name"] == pipeline and card["environments"][0]["name"] == environment
     assert name in page.find_element(By.ID, "deployments-body").text
-    dom = page.execute_script(
-        """
-        return {
-          imgs: document.images.length,
-          scripts: document.scripts.length,
-          bold: document.querySelectorAll('main b').length,
-          xss: window.__xss === undefined ? null : window.__xss,
-          jsLinks: [...document.querySelectorAll('main a[href]')]
-            .filter(a => !/^https?:/.test(a.getAttribute('href'))).length,
-        };
-        """
-    )
-    assert dom == {"imgs": 0, "scripts": 1, "bold": 0, "xss": None, "jsLinks": 0}
+    assert injected(page) == NOTHING_INJECTED
 
     # the ids go back to the control surface intact: allow it from the page
     gate = wait(page, lambda: gate_card(page, pipeline, environment, 1), what="the hostile gate")

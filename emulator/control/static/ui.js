@@ -24,6 +24,9 @@
   const JOURNAL_LIMIT = 200;
   const ROWS_PER_ENVIRONMENT = 3;
   const PIPELINES_PER_PROVIDER = 40; // a store of 100,000 deployments must not freeze the page
+  const BUILDS_PER_PIPELINE = 5;
+  const PIPELINE_OPTIONS = 300; // the pipeline filter lists this many; the text filters find the others
+  const VIEWS = ["deployments", "builds"];
   const ENV_ORDER = ["development", "testing", "staging", "production", "unmapped"];
   const STATE_LABEL = {
     successful: "Successful", failed: "Failed", in_progress: "In progress", pending: "Pending",
@@ -35,7 +38,11 @@
     timer: null,
     last: {},                // endpoint -> raw text last drawn, to redraw only what changed
     data: {},                // endpoint -> parsed JSON
+    view: "deployments",     // the family listed: deployments or builds
     expandedEnvs: new Set(), // environments showing all their deployments
+    expandedPipelines: new Set(), // build pipelines showing all their builds
+    openBuilds: new Set(),   // builds whose stored JSON is open
+    pipelines: [],           // the pipeline filter's choices, from the last read with no pipeline chosen
     openEntries: new Set(),  // journal ids whose bodies are open
     bodies: new Map(),       // journal id -> full entry (entries never change, so this cache is exact)
     journalRows: new Map(),  // journal id -> {row, detail}
@@ -89,14 +96,33 @@
 
   // ---- JSON, keeping int64s exact ------------------------------------------------------------------
   // A deploymentSequenceNumber may be any int64; JavaScript numbers stop being exact at 2^53.
-  // Where the browser gives the reviver the number's source text, an unsafe integer stays a string.
+  // Where the browser gives the reviver the number's source text, an unsafe integer stays a string, and
+  // exactInts remembers which fields of which object were such numbers, so jsonText writes them as numbers.
+  const exactInts = new WeakMap(); // object or array -> the names of its fields that were unsafe integers
   function parseJson(raw) {
     return JSON.parse(raw, function (key, value, context) {
       if (typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)) {
+        if (!exactInts.has(this)) exactInts.set(this, new Set());
+        exactInts.get(this).add(key);
         return context.source;
       }
       return value;
     });
+  }
+
+  // a value read by parseJson as indented JSON, its int64s written as the numbers they were
+  function jsonText(value, indent = "") {
+    if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+    const inner = `${indent}  `;
+    const exact = exactInts.get(value);
+    const item = (name, v) => (exact && exact.has(String(name)) ? String(v) : jsonText(v, inner));
+    if (Array.isArray(value)) {
+      return value.length ? `[\n${value.map((v, i) => inner + item(i, v)).join(",\n")}\n${indent}]` : "[]";
+    }
+    const names = Object.keys(value);
+    return names.length
+      ? `{\n${names.map((name) => `${inner}${JSON.stringify(name)}: ${item(name, value[name])}`).join(",\n")}\n${indent}}`
+      : "{}";
   }
 
   function controlHeaders(method) {
@@ -180,6 +206,7 @@
   const gateBadge = (status) => badge(text(status), `gate gate-${gateClass(status)}`);
 
   function keyText(key) {
+    if (key && "buildNumber" in key) return `${text(key.pipelineId)} #${text(key.buildNumber)}`;
     return `${text(key.pipelineId)} / ${text(key.environmentId)} #${text(key.deploymentSequenceNumber)}`;
   }
 
@@ -190,7 +217,7 @@
       const type = text(group && group.associationType);
       for (const value of Array.isArray(group && group.values) ? group.values : []) {
         if (typeof value === "string" || typeof value === "number") {
-          push(type === "serviceIdOrKeys" ? "service" : type === "issueIdOrKeys" ? "issue" : "other", text(value));
+          push(type === "serviceIdOrKeys" ? "service" : /^issue(IdOr)?Keys$/.test(type) ? "issue" : "other", text(value));
         } else if (value && typeof value === "object" && "commitHash" in value) {
           push("commit", text(value.commitHash).slice(0, 7), `commit ${text(value.commitHash)} in ${text(value.repositoryId)}`);
         } else if (value && typeof value === "object" && "branchName" in value) {
@@ -208,7 +235,7 @@
   }
 
   function filters() {
-    return { site: $("f-site").value, provider: $("f-provider").value };
+    return { site: $("f-site").value, provider: $("f-provider").value, pipeline: $("f-pipeline").value };
   }
 
   function query(params) {
@@ -218,9 +245,11 @@
     return s ? `?${s}` : "";
   }
 
+  // the pipeline filter applies to what has a key: a delete by properties may touch any pipeline
   const wanted = (item) => {
     const f = filters();
-    return (!f.site || item.site === f.site) && (!f.provider || item.provider === f.provider);
+    return (!f.site || item.site === f.site) && (!f.provider || item.provider === f.provider)
+      && (!f.pipeline || !item.key || item.key.pipelineId === f.pipeline);
   };
 
   // ---- header: version, sites, filters -------------------------------------------------------------------
@@ -241,8 +270,12 @@
       for (const app of site.connectApps || []) providers.add(`connect:${app.key}`);
       for (const client of site.oauthClients || []) providers.add(`oauth:${client.clientId}`);
     }
-    for (const d of (ui.data.state && ui.data.state.deployments) || []) providers.add(d.provider);
+    const stored = VIEWS.flatMap((family) => (ui.data.state && ui.data.state[family]) || []);
+    for (const item of stored) providers.add(item.provider);
     syncSelect($("f-provider"), "all providers", [...providers].sort().map((p) => [p, p]));
+    // with a pipeline chosen the state holds only that one: the choices stay those of the last wider read
+    if (!$("f-pipeline").value) ui.pipelines = [...new Set(stored.map((item) => text(item.key.pipelineId)))].sort(cmp);
+    syncSelect($("f-pipeline"), "all pipelines", ui.pipelines.slice(0, PIPELINE_OPTIONS).map((p) => [p, p]));
   }
 
   function syncSelect(select, allLabel, options) {
@@ -259,7 +292,7 @@
     const body = $("deployments-body");
     const all = (state && state.deployments) || [];
     const needle = $("f-text").value.trim().toLowerCase();
-    const deletes = ((queue && queue.pending) || []).filter((p) => p.operation !== "upsert");
+    const deletes = pendingDeletes(queue, "deployments");
     const matches = (d) => {
       if (!needle) return true;
       const data = d.data || {};
@@ -269,7 +302,6 @@
       return hay.includes(needle);
     };
     const items = all.filter(matches);
-    $("n-deployments").textContent = String(all.length);
     if (!all.length) {
       fill(body, empty("No deployments yet. Submit some through the Jira API: they appear here as soon as they are accepted (pending), and again when they apply."));
       return;
@@ -278,47 +310,94 @@
       fill(body, empty("No deployment matches the filter."));
       return;
     }
-    // site -> provider -> pipeline -> environment -> [deployments]
+    fill(body, siteGroups(groupByPipeline(items), (site, provider, pipelines) => {
+      const sorted = [...pipelines.entries()].map(([id, list]) => [id, deploymentPipeline(list)])
+        .sort(([a, pa], [b, pb]) => cmp(pipeName(pa, a), pipeName(pb, b)));
+      return capped(sorted, ([id, p]) => pipelineCard(site, provider, id, p, deletes));
+    }));
+  }
+
+  // ---- what the deployments and builds views share ------------------------------------------------------
+  // site -> provider -> pipeline id -> [entities], each list in the order given
+  function groupByPipeline(items) {
     const tree = new Map();
     const at = (map, k, make) => { if (!map.has(k)) map.set(k, make()); return map.get(k); };
-    for (const d of items) {
-      const site = at(tree, d.site, () => new Map());
-      const provider = at(site, d.provider, () => new Map());
-      const pipeline = at(provider, d.key.pipelineId, () => ({ envs: new Map(), info: null }));
-      if (!pipeline.info || d.status === "applied") pipeline.info = (d.data && d.data.pipeline) || null;
-      at(pipeline.envs, d.key.environmentId, () => []).push(d);
-    }
-    const siteOrder = ((ui.data.ready && ui.data.ready.sites) || []).map((s) => s.name);
-    const sortSites = [...tree.keys()].sort((a, b) => rank(siteOrder, a) - rank(siteOrder, b) || cmp(a, b));
-    const out = [];
-    for (const siteName of sortSites) {
+    for (const item of items) at(at(at(tree, item.site, () => new Map()), item.provider, () => new Map()), item.key.pipelineId, () => []).push(item);
+    return tree;
+  }
+
+  // one group per site (in the order of the sites' list), one per provider in it; cards(site, provider,
+  // pipelines) draws a provider's pipelines
+  function siteGroups(tree, cards) {
+    const sites = (ui.data.ready && ui.data.ready.sites) || [];
+    const siteOrder = sites.map((s) => s.name);
+    return [...tree.keys()].sort((a, b) => rank(siteOrder, a) - rank(siteOrder, b) || cmp(a, b)).map((siteName) => {
       const site = tree.get(siteName);
-      const siteInfo = ((ui.data.ready && ui.data.ready.sites) || []).find((s) => s.name === siteName);
-      const groups = [];
-      for (const providerName of [...site.keys()].sort(cmp)) {
-        const pipelines = site.get(providerName);
-        const sorted = [...pipelines.entries()].sort(([a, pa], [b, pb]) => cmp(pipeName(pa, a), pipeName(pb, b)));
-        const cards = sorted.slice(0, PIPELINES_PER_PROVIDER).map(([id, p]) => pipelineCard(siteName, providerName, id, p, deletes));
-        if (sorted.length > PIPELINES_PER_PROVIDER) {
-          cards.push(empty(`${sorted.length - PIPELINES_PER_PROVIDER} more pipelines: narrow them with the filter above.`));
-        }
-        groups.push(h("div", { class: "provider" },
-          h("h4", { class: "provider-head" }, providerLabel(providerName),
-            h("span", { class: "muted" }, ` · ${plural(pipelines.size, "pipeline")}`)),
-          cards));
-      }
-      out.push(h("div", { class: "site-group" },
+      const siteInfo = sites.find((s) => s.name === siteName);
+      const groups = [...site.keys()].sort(cmp).map((providerName) => h("div", { class: "provider" },
+        h("h4", { class: "provider-head" }, providerLabel(providerName),
+          h("span", { class: "muted" }, ` · ${plural(site.get(providerName).size, "pipeline")}`)),
+        cards(siteName, providerName, site.get(providerName))));
+      return h("div", { class: "site-group" },
         h("h3", { class: "site-head" }, h("span", { class: "site-dot" }), "Site ", mono(siteName),
           siteInfo ? h("span", { class: "muted" }, ` ${text(siteInfo.baseUrl)} · cloudId ${text(siteInfo.cloudId)}`) : null),
-        groups));
-    }
-    fill(body, out);
+        groups);
+    });
   }
+
+  // the first PIPELINES_PER_PROVIDER of [id, pipeline] pairs drawn by card, and how many more there are
+  function capped(sorted, card) {
+    const cards = sorted.slice(0, PIPELINES_PER_PROVIDER).map(card);
+    if (sorted.length > PIPELINES_PER_PROVIDER) {
+      cards.push(empty(`${sorted.length - PIPELINES_PER_PROVIDER} more pipelines: narrow them with the filter above.`));
+    }
+    return cards;
+  }
+
+  // the deletes of one family waiting in the apply queue
+  const pendingDeletes = (queue, family) => ((queue && queue.pending) || [])
+    .filter((p) => p.operation !== "upsert" && (p.family || "deployments") === family);
+
+  // the pending delete that will remove an applied entity, if any
+  function deleteOf(item, deletes) {
+    if (item.status === "pending") return null;
+    return deletes.find((op) => op.site === item.site && op.provider === item.provider && (
+      op.operation === "deleteByKey"
+        ? sameKey(op.key, item.key)
+        : Object.entries(op.properties || {}).every(([k, v]) => item.properties && item.properties[k] === v))) || null;
+  }
+
+  // applied or pending (with its due time), a delete waiting for it, its updateSequenceNumber
+  function storeCell(item, deleting) {
+    const pending = item.status === "pending";
+    const paused = Boolean(ui.data.queue && ui.data.queue.paused);
+    const store = pending
+      ? [badge("pending", "store store-pending", "accepted, waiting in the apply queue")]
+      : [badge("applied", "store store-applied", `applied ${text(item.appliedAt)}`)];
+    if (deleting) store.push(h("div", {}, badge("delete pending", "store store-deleting", `${deleting.operation} #${deleting.seq} waits in the queue`)));
+    const when = pending ? [" · ", paused ? "held (paused)" : item.due ? timeEl(item.due, "due ") : null] : null;
+    return h("td", { class: "c-store" }, store, h("div", { class: "muted small" }, `usn ${text(item.updateSequenceNumber)}`, when));
+  }
+
+  // a link to url (http or https only), or the bare text
+  const linkOr = (url, label) => (safeUrl(url) ? h("a", { href: url }, label) : label);
 
   const rank = (order, value) => { const i = order.indexOf(value); return i < 0 ? order.length : i; };
   const cmp = (a, b) => text(a).localeCompare(text(b));
   const pipeName = (p, id) => (p.info && p.info.displayName) || id;
   const seqValue = (d) => { const n = Number(d.key.deploymentSequenceNumber); return Number.isFinite(n) ? n : 0; };
+
+  // a deployments pipeline: its environments, and its name and link as its newest applied write gives them
+  function deploymentPipeline(list) {
+    const envs = new Map();
+    let info = null;
+    for (const d of list) {
+      if (!info || d.status === "applied") info = (d.data && d.data.pipeline) || null;
+      if (!envs.has(d.key.environmentId)) envs.set(d.key.environmentId, []);
+      envs.get(d.key.environmentId).push(d);
+    }
+    return { envs, info };
+  }
 
   function envOf(list) {
     const applied = list.find((d) => d.status === "applied") || list[0];
@@ -376,19 +455,9 @@
     const data = d.data || {};
     const pending = d.status === "pending";
     const gatingWanted = Array.isArray(data.commands) && data.commands.some((c) => c && c.command === "initiate_deployment_gating");
-    const deleting = !pending && deletes.find((op) => op.site === d.site && op.provider === d.provider && (
-      op.operation === "deleteByKey"
-        ? sameKey(op.key, d.key)
-        : Object.entries(op.properties || {}).every(([k, v]) => d.properties && d.properties[k] === v)));
     let gate = null;
     if (d.gating) gate = badge(`gate ${text(d.gating.gatingStatus)}`, `gate gate-${gateClass(d.gating.gatingStatus)}`, "gating status");
     else if (gatingWanted) gate = badge("gate requested", "gate gate-requested", "gating starts when the write applies");
-    const paused = Boolean(ui.data.queue && ui.data.queue.paused);
-    const store = pending
-      ? [badge("pending", "store store-pending", "accepted, waiting in the apply queue")]
-      : [badge("applied", "store store-applied", `applied ${text(d.appliedAt)}`)];
-    if (deleting) store.push(h("div", {}, badge("delete pending", "store store-deleting", `${deleting.operation} #${deleting.seq} waits in the queue`)));
-    const when = pending ? [" · ", paused ? "held (paused)" : d.due ? timeEl(d.due, "due ") : null] : null;
     return h("tr", { class: pending ? "row-pending" : "" },
       h("td", { class: "c-num" }, mono(d.key.deploymentSequenceNumber)),
       h("td", { class: "c-deployment" },
@@ -397,11 +466,151 @@
       h("td", { class: "c-state" }, stateBadge(data.state), gate ? h("div", { class: "gate-line" }, gate) : null),
       h("td", { class: "c-assoc" }, associationChips(data)),
       h("td", { class: "nowrap" }, data.lastUpdated ? timeEl(data.lastUpdated) : h("span", { class: "muted" }, "—")),
-      h("td", { class: "c-store" }, store, h("div", { class: "muted small" }, `usn ${text(d.updateSequenceNumber)}`, when)));
+      storeCell(d, deleteOf(d, deletes)));
   }
 
-  const sameKey = (a, b) => a && b && a.pipelineId === b.pipelineId && a.environmentId === b.environmentId
-    && String(a.deploymentSequenceNumber) === String(b.deploymentSequenceNumber);
+  // the same key of either family (numbers compared as text: an int64 may be a string)
+  const sameKey = (a, b) => Boolean(a && b) && Object.keys(a).length === Object.keys(b).length
+    && Object.keys(a).every((k) => String(a[k]) === String(b[k]));
+
+  // ---- builds ------------------------------------------------------------------------------------------
+  function drawBuilds(state, queue) {
+    const body = $("builds-body");
+    const all = (state && state.builds) || [];
+    const needle = $("f-build-text").value.trim().toLowerCase();
+    const items = needle ? all.filter((b) => buildText(b).includes(needle)) : all;
+    if (!all.length) {
+      fill(body, empty("No builds yet. Submit some through the Builds API (POST /rest/builds/0.1/bulk): they appear here as soon as they are accepted (pending), and again when they apply."));
+      return;
+    }
+    if (!items.length) {
+      fill(body, empty("No build matches the filter."));
+      return;
+    }
+    const deletes = pendingDeletes(queue, "builds");
+    fill(body, siteGroups(groupByPipeline(items), (site, provider, pipelines) =>
+      capped([...pipelines.entries()].sort(([a], [b]) => cmp(a, b)), ([id, list]) => buildCard(site, provider, id, list, deletes))));
+  }
+
+  function buildText(b) {
+    const data = b.data || {};
+    return [b.key.pipelineId, b.key.buildNumber, data.displayName, data.label, data.description, data.state,
+      JSON.stringify(data.references || []), JSON.stringify(data.associations || []), JSON.stringify(data.issueKeys || [])]
+      .map(text).join("\n").toLowerCase();
+  }
+
+  const bigInt = (value) => { try { return BigInt(value); } catch (_) { return 0n; } };
+  // newest first: the higher build number (an int64, compared exactly), then the applied build before a
+  // pending write of the same number
+  function newerBuild(a, b) {
+    const x = bigInt(a.key.buildNumber), y = bigInt(b.key.buildNumber);
+    if (x !== y) return y > x ? 1 : -1;
+    return (a.status === "applied" ? 0 : 1) - (b.status === "applied" ? 0 : 1);
+  }
+
+  function buildCard(site, provider, id, list, deletes) {
+    list.sort(newerBuild);
+    const cardKey = JSON.stringify([site, provider, id]);
+    const open = ui.expandedPipelines.has(cardKey);
+    const shown = open ? list : list.slice(0, BUILDS_PER_PIPELINE);
+    const latest = list.find((b) => b.status === "applied") || list[0];
+    const rows = shown.flatMap((b) => buildRows(b, deletes));
+    if (list.length > BUILDS_PER_PIPELINE) {
+      rows.push(h("tr", { class: "more" }, h("td", { colspan: "8" },
+        h("button", {
+          type: "button", class: "link",
+          onclick: () => { if (open) ui.expandedPipelines.delete(cardKey); else ui.expandedPipelines.add(cardKey); redraw("builds"); },
+        }, open ? "show fewer" : `show ${list.length - BUILDS_PER_PIPELINE} older`))));
+    }
+    return h("article", { class: "pipeline build-pipeline" },
+      h("header", { class: "pipeline-head" },
+        h("span", { class: "pipeline-icon pipeline-icon-build", "aria-hidden": "true" }),
+        h("span", { class: "pipeline-name", title: "pipeline id" }, text(id)),
+        h("span", { class: "muted small" }, " latest "), stateBadge(latest.data && latest.data.state),
+        h("span", { class: "pipeline-count muted" }, plural(list.length, "build"))),
+      h("table", { class: "builds" },
+        h("thead", {}, h("tr", {},
+          ["#", "Build", "State", "Tests", "References", "Issues", "Last updated", "Store"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows)));
+  }
+
+  // a build's row and, when it is open, the row of its stored JSON
+  function buildRows(b, deletes) {
+    const data = b.data || {};
+    const id = JSON.stringify([b.site, b.provider, b.key.pipelineId, text(b.key.buildNumber), b.status]);
+    const open = ui.openBuilds.has(id);
+    const toggle = () => {
+      if (open) ui.openBuilds.delete(id); else ui.openBuilds.add(id);
+      redraw("builds");
+      const again = [...document.querySelectorAll("#builds-body tr.build")].find((row) => row.dataset.id === id);
+      if (again) again.focus();
+    };
+    const row = h("tr", {
+      class: `build${b.status === "pending" ? " row-pending" : ""}`, tabindex: "0", "data-id": id, "aria-expanded": String(open),
+      onclick: (event) => { if (!(event.target instanceof HTMLAnchorElement)) toggle(); },
+      onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); toggle(); } },
+    },
+    h("td", { class: "c-num" }, h("span", { class: "caret", "aria-hidden": "true" }), mono(b.key.buildNumber)),
+    h("td", { class: "c-deployment" }, linkOr(data.url, text(data.displayName || "(no name)")),
+      data.label ? h("div", { class: "small build-label" }, text(data.label)) : null,
+      data.description ? h("div", { class: "muted small clip", title: text(data.description) }, text(data.description)) : null),
+    h("td", { class: "c-state" }, stateBadge(data.state)),
+    h("td", { class: "c-tests" }, testSummary(data.testInfo)),
+    h("td", { class: "c-refs" }, referenceChips(data.references)),
+    h("td", { class: "c-assoc" }, associationChips(data)),
+    h("td", { class: "nowrap" }, data.lastUpdated ? timeEl(data.lastUpdated) : h("span", { class: "muted" }, "—")),
+    storeCell(b, deleteOf(b, deletes)));
+    if (!open) return [row];
+    return [row, h("tr", { class: "build-detail" }, h("td", { colspan: "8" }, buildDetail(b)))];
+  }
+
+  // passed, failed and skipped of the total, as a bar and as numbers
+  function testSummary(info) {
+    if (!info || typeof info !== "object") return h("span", { class: "muted" }, "—");
+    const skipped = info.numberSkipped === undefined || info.numberSkipped === null ? 0 : info.numberSkipped;
+    const parts = [["passed", info.numberPassed], ["failed", info.numberFailed], ["skipped", skipped]];
+    const amount = (v) => { const n = Number(v); return Number.isFinite(n) && n > 0 ? n : 0; };
+    const bar = h("span", { class: "tests-bar", "aria-hidden": "true" });
+    for (const [kind, value] of parts) {
+      if (!amount(value)) continue;
+      const part = h("span", { class: `tests-${kind}` });
+      part.style.flexGrow = String(amount(value)); // CSSOM, which the Content-Security-Policy allows
+      bar.append(part);
+    }
+    return [bar, h("div", { class: "tests-text small" },
+      parts.map(([kind, value], i) => [i ? " · " : "", h("span", { class: `tests-n${kind === "failed" && amount(value) ? " tests-n-failed" : ""}` },
+        `${text(value)} ${kind}`)]),
+      h("span", { class: "muted" }, ` of ${text(info.totalNumber)}`))];
+  }
+
+  // a reference's commit (its first 7 characters, the rest on hover) and ref (a link where it is http)
+  function referenceChips(references) {
+    const chips = [];
+    for (const reference of Array.isArray(references) ? references : []) {
+      const commit = reference && reference.commit, ref = reference && reference.ref;
+      if (commit && typeof commit === "object") {
+        chips.push(h("span", { class: "assoc assoc-commit", title: `commit ${text(commit.id)} in ${text(commit.repositoryUri)}` },
+          text(commit.id).slice(0, 7)));
+      }
+      if (ref && typeof ref === "object") {
+        chips.push(h("span", { class: "assoc assoc-ref", title: `ref ${text(ref.name)} · ${text(ref.uri)}` }, linkOr(ref.uri, text(ref.name))));
+      }
+    }
+    return chips.length ? h("span", { class: "assocs" }, chips) : h("span", { class: "muted" }, "none");
+  }
+
+  function buildDetail(b) {
+    const pending = b.status === "pending";
+    return h("div", { class: "detail" },
+      h("div", { class: "detail-line small" }, h("strong", {}, "Key "), mono(keyText(b.key)), " · ", providerLabel(b.provider),
+        ` · site ${text(b.site)} · usn ${text(b.updateSequenceNumber)} · `,
+        pending ? ["pending, due ", text(b.due)] : ["applied at ", text(b.appliedAt)]),
+      h("div", { class: "bodies" },
+        h("figure", { class: "body stored-json" }, h("figcaption", {}, pending ? "Accepted build (not applied yet)" : "Stored build"),
+          h("pre", {}, jsonText(b.data))),
+        h("figure", { class: "body stored-properties" }, h("figcaption", {}, "Properties (never returned by Jira's GET)"),
+          h("pre", {}, jsonText(b.properties || {})))));
+  }
 
   // ---- gating ----------------------------------------------------------------------------------------
   function drawGating(state) {
@@ -492,6 +701,7 @@
       h("div", { class: "op-main" },
         mono(`#${text(p.seq)}`, "queue sequence"), " ",
         badge(text(p.operation), `op op-${p.operation === "upsert" ? "upsert" : "delete"}`), " ",
+        p.family ? [familyBadge(p.family), " "] : null,
         h("span", { class: "op-what" }, p.key ? keyText(p.key) : ["properties ", mono(JSON.stringify(p.properties || {}))]),
         p.updateSequenceNumber !== undefined ? h("span", { class: "muted" }, ` · usn ${text(p.updateSequenceNumber)}`) : null,
         p.maxUpdateSequenceNumber !== undefined && p.maxUpdateSequenceNumber !== null
@@ -544,7 +754,7 @@
       h("td", { class: "c-time nowrap", title: text(e.time) }, clock(e.time)),
       h("td", { class: "c-call" }, h("span", { class: `method method-${/^[A-Z]+$/.test(e.method) ? e.method : "X"}` }, text(e.method)), " ",
         h("span", { class: "path", title: path }, path),
-        h("div", { class: "muted small" }, e.operation ? text(e.operation) : "no operation")),
+        h("div", { class: "muted small" }, e.family ? [familyBadge(e.family), " "] : null, e.operation ? text(e.operation) : "no operation")),
       h("td", { class: "c-who small" }, e.provider ? mono(e.provider) : h("span", { class: "muted" }, "unauthenticated"),
         e.site ? h("div", { class: "muted" }, `site ${text(e.site)}`) : null),
       h("td", { class: "c-status" }, badge(String(e.status), `status status-${Math.floor(e.status / 100)}xx`)),
@@ -599,9 +809,63 @@
         badge(text(f.class), `finding finding-${f.class === "mistake" ? "mistake" : "risk"}`), " ", h("strong", {}, text(f.rule)), " ",
         text(f.detail), f.fix ? h("div", { class: "muted small" }, `Fix: ${text(f.fix)}`) : null))) : null,
       e.touched && e.touched.length ? h("div", { class: "small" }, h("strong", {}, "Touched: "), e.touched.map(keyText).join(", ")) : null,
+      headersBlock(e.requestHeaders),
       h("div", { class: "bodies" },
         bodyBlock("Request body", e.requestBody, "request-body"),
         bodyBlock("Response body", e.responseBody, "response-body"))));
+  }
+
+  const familyBadge = (family) =>
+    badge(text(family), `family family-${family === "builds" ? "builds" : "deployments"}`, "the API family of the call's operation");
+
+  // the request's headers as the journal shows them: a credential as its scheme and a JWT's decoded parts
+  function headersBlock(headers) {
+    const rows = (Array.isArray(headers) ? headers : []).map((pair) => {
+      const [name, value] = Array.isArray(pair) ? pair : [pair, ""];
+      const credential = /^(proxy-)?authorization$/i.test(text(name)) ? credentialParts(text(value)) : null;
+      return h("tr", { "data-header": text(name).toLowerCase() },
+        h("th", { scope: "row", class: "mono" }, text(name)),
+        h("td", { class: "header-value" }, credential ? credentialView(credential) : mono(value)));
+    });
+    return h("figure", { class: "body request-headers" }, h("figcaption", {}, "Request headers"),
+      rows.length ? h("table", { class: "compact headers" }, h("tbody", {}, rows)) : h("p", { class: "muted" }, "(none recorded)"));
+  }
+
+  // "JWT {header} {claims} (signature not kept)", as emulator/redaction.py shows a token: its parts, or null
+  function credentialParts(value) {
+    const found = /^(\S+) (\{.*\}) \(signature not kept\)$/s.exec(value);
+    if (!found) return null;
+    const both = found[2];
+    for (let at = both.indexOf("} {"); at >= 0; at = both.indexOf("} {", at + 1)) {
+      try {
+        const header = parseJson(both.slice(0, at + 1)), claims = parseJson(both.slice(at + 2));
+        if (header && claims && typeof header === "object" && typeof claims === "object") return { scheme: found[1], header, claims };
+      } catch (_) {
+        // this "} {" is inside a string: the next one may be the boundary
+      }
+    }
+    return null;
+  }
+
+  const TIME_CLAIMS = new Set(["exp", "iat", "nbf"]);
+  const claimText = (value) => (typeof value === "string" ? value : jsonText(value));
+
+  function credentialView({ scheme, header, claims }) {
+    return h("div", { class: "credential" },
+      h("div", {}, h("strong", {}, text(scheme)), " ",
+        h("span", { class: "muted small" }, Object.entries(header).map(([k, v]) => `${k} ${claimText(v)}`).join(" · "), " · signature not kept")),
+      h("table", { class: "compact claims" }, h("tbody", {}, Object.entries(claims).map(([k, v]) => h("tr", { "data-claim": k },
+        h("th", { scope: "row", class: "mono" }, k),
+        h("td", {}, mono(claimText(v)),
+          TIME_CLAIMS.has(k) ? epochNote(v) : null))))));
+  }
+
+  // an exp, iat or nbf claim (seconds since 1970) as a time, and how far from now
+  function epochNote(seconds) {
+    const when = typeof seconds === "number" ? new Date(seconds * 1000) : null;
+    if (!when || Number.isNaN(when.getTime())) return null;
+    const iso = when.toISOString();
+    return h("span", { class: "muted small" }, ` ${iso} (${relative(iso)})`);
   }
 
   function bodyBlock(title, raw, kind) {
@@ -695,7 +959,7 @@
     sites: () => "sites",
     state: () => `state${query(filters())}`,
     queue: () => "queue",
-    journal: () => `journal${query({ limit: JOURNAL_LIMIT, status: $("f-status").value, ...filters() })}`,
+    journal: () => `journal${query({ limit: JOURNAL_LIMIT, status: $("f-status").value, family: $("f-family").value, site: filters().site, provider: filters().provider })}`,
     faults: () => "faults",
     contract: () => `contract-report${query({ provider: filters().provider })}`,
   };
@@ -703,7 +967,11 @@
   function redraw(which) {
     const d = ui.data;
     if (which === "header") drawHeader(d.ready, d.sites);
-    if (which === "deployments") drawDeployments(d.state, d.queue);
+    if (VIEWS.includes(which)) {
+      drawCounts(d.state);
+      // nothing is drawn before the first read: "no deployments yet" would not be known yet
+      if (ui.view === which && "state" in d) (which === "builds" ? drawBuilds : drawDeployments)(d.state, d.queue);
+    }
     if (which === "gating") drawGating(d.state);
     if (which === "queue") drawQueue(d.queue);
     if (which === "faults") drawFaults(d.faults);
@@ -737,7 +1005,7 @@
       });
       const any = (...names) => names.some((n) => changed.has(n));
       if (any("ready", "sites", "state")) redraw("header");
-      if (any("ready", "state", "queue")) redraw("deployments");
+      if (any("ready", "state", "queue")) VIEWS.forEach(redraw);
       if (any("state")) redraw("gating");
       if (any("queue")) redraw("queue");
       if (any("faults")) redraw("faults");
@@ -753,6 +1021,37 @@
       banner.textContent = `Cannot read the control surface (${error.message}). Retrying every second…`;
       banner.hidden = false;
     }
+  }
+
+  // ---- deployments or builds ------------------------------------------------------------------------
+  function drawCounts(state) {
+    for (const family of VIEWS) {
+      const count = String(((state && state[family]) || []).length);
+      $(`n-${family}`).textContent = count;
+      $(`t-${family}`).textContent = count;
+    }
+  }
+
+  // list the family named (deployments or builds): its tab selected, its panel shown and drawn
+  function showView(name, scroll) {
+    if (!VIEWS.includes(name)) return;
+    ui.view = name;
+    for (const family of VIEWS) {
+      const on = family === name;
+      $(family).hidden = !on;
+      const tab = $(`tab-${family}`);
+      tab.setAttribute("aria-selected", String(on));
+      tab.tabIndex = on ? 0 : -1;
+      document.querySelector(`.tabs a[data-view="${family}"]`).classList.toggle("tab-on", on);
+    }
+    redraw(name);
+    if (scroll) $("views").scrollIntoView({ block: "start" });
+  }
+
+  // a tab or a link chose a view: shown, and kept in the address so that a reload shows it again
+  function chooseView(name, scroll) {
+    showView(name, scroll);
+    history.replaceState(null, "", `${location.pathname}${location.search}#${name}`);
   }
 
   function setConn(kind, label) {
@@ -812,12 +1111,28 @@
     });
     $("faults-clear").addEventListener("click", () => act("DELETE", "faults", "All fault rules cleared"));
     $("journal-clear").addEventListener("click", () => act("DELETE", "journal", "Journal cleared"));
-    for (const id of ["f-site", "f-provider", "f-status"]) $(id).addEventListener("change", onFilter);
+    for (const id of ["f-site", "f-provider", "f-pipeline", "f-status", "f-family"]) $(id).addEventListener("change", onFilter);
     $("f-findings").addEventListener("change", () => redraw("journal"));
     $("f-text").addEventListener("input", () => redraw("deployments"));
+    $("f-build-text").addEventListener("input", () => redraw("builds"));
+    for (const el of document.querySelectorAll("[data-view]")) {
+      el.addEventListener("click", (event) => { event.preventDefault(); chooseView(el.dataset.view, el.tagName === "A"); });
+    }
+    // the tabs as a tab list: the arrow keys move to the other tab and show it
+    document.querySelector(".view-tabs").addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = VIEWS[(VIEWS.indexOf(ui.view) + step + VIEWS.length) % VIEWS.length];
+      chooseView(next, false);
+      $(`tab-${next}`).focus();
+    });
     document.addEventListener("visibilitychange", () => { if (!document.hidden && ui.live) refresh(); });
-    // the token pasted into the address bar of a page already open
-    window.addEventListener("hashchange", () => { if (takeTokenFromUrl()) onFilter(); });
+    // the token pasted into the address bar of a page already open; or #builds, #deployments typed there
+    window.addEventListener("hashchange", () => {
+      if (takeTokenFromUrl()) onFilter();
+      else showView(location.hash.slice(1), true);
+    });
+    showView(location.hash === "#builds" ? "builds" : "deployments", false);
     refresh().then(schedule);
   });
 })();
