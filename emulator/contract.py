@@ -367,10 +367,11 @@ class ContractChecker:
     # -- what the checker may forget ------------------------------------------------------------
 
     def _forget_empty_groups(self) -> None:
-        """Drop the groups that have nothing stored and nothing pending. The next look comes after as many
-        new groups as are kept, and an eighth of the keys read here, at least: its cost is a constant per
-        group added since the last look, and the groups held stay within a constant and a few times what
-        the service holds."""
+        """Drop the groups that have nothing stored and nothing pending. A look reads the groups held and the
+        keys the service holds of their owners; the next comes after ``PRUNE_FLOOR`` new groups and a quarter
+        as many as the keys read, at least, so that its cost is a few steps per group added since. Between two
+        looks the groups held that hold nothing stay under ``PRUNE_FLOOR`` and a quarter of the keys read at
+        the last look, plus the kept groups emptied since."""
         read = 0
         for owner, groups in list(self._highest.items()):
             live, seen = _live_groups(self._service, owner)
@@ -381,7 +382,7 @@ class ContractChecker:
             else:
                 del self._highest[owner]
         self._groups = sum(map(len, self._highest.values()))
-        self._groups_limit = PRUNE_FLOOR + 2 * self._groups + read // 8
+        self._groups_limit = PRUNE_FLOOR + self._groups + read // 4
 
     def _forget_old_polls(self, now: float) -> None:
         """Drop the polls that can no longer make a finding (older than ``MIN_POLL_INTERVAL``) and those of

@@ -136,8 +136,9 @@ async def one_round(client: Client, requests: list[tuple[str, bytes]], signs: di
 def test_rounds_of_distinct_entities_deleted_again_leave_nothing_behind() -> None:
     """One round of 2,000 entities, each keeping its pipeline and environment (a tuple and two strings; a
     tuple and a string for a build), would leave about 5,500 blocks: five rounds would leave 27,000. The
-    checker may hold up to about 1,250 emptied groups between two looks (``PRUNE_FLOOR`` and twice the
-    100 entities held at a time), so whenever it last looked, less than 5,000 blocks are left."""
+    checker may hold up to about 1,250 emptied groups between two looks (``PRUNE_FLOOR``, and the 100
+    entities held at a time and a quarter of them), so whenever it last looked, less than 5,000 blocks are
+    left."""
     rounds, signs = [batches(round_) for round_ in range(ROUNDS)], signed()
     growth = []
 
