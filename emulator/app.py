@@ -71,7 +71,7 @@ class Emulator:
         self.service = DevOpsService(sites, self.clock, queue, kinds=[family.kind for family in FAMILIES], rng=rng)
         for seed in seeds:
             self.service.seed(seed.kind, seed.site, seed.provider, seed.entities, seed.properties)
-        self.contract = ContractChecker()
+        self.contract = ContractChecker(self.service)
         self.faults = FaultSet(rng, operations={op.id: op.method for op in OPERATIONS})
         self.rate_limits = RateLimits()
         self._configure_limits_and_faults(settings)
@@ -88,6 +88,9 @@ class Emulator:
             self.durable = DurableState(settings.data_dir, self.service, recover=settings.recover_data)
             restored = self.durable.open()
             log.info("durable state in %s: restored %s", settings.data_dir, restored)
+        # after durable state's observer, which may stop a change (a full disk): these forget a removed site's
+        # (or app's) parts only once it is sure to go
+        self.service.before_change += [self.contract.registry_changing, self.rate_limits.registry_changing]
         self.ready = False
 
     def _configure_limits_and_faults(self, settings: Settings) -> None:

@@ -3,6 +3,13 @@
 Each call is checked against the rules below; a finding goes into the journal, the
 ``X-Emulator-Findings`` response header, the log line and the per-provider contract report. In
 strict mode a finding of the ``mistake`` class turns the call into a 400 that names the rule.
+
+What the checker remembers of entities is bounded by what the service holds: the highest number of a
+group of keys (``sequence-number-went-backwards``) is kept while the group has an entity stored or a write
+pending, and the last poll of a deployment while it is recent and the deployment is held. Once the checker
+holds more than ``PRUNE_FLOOR`` of either, it drops what no longer qualifies, at most once for every so
+many additions (amortised: a constant cost per addition); a removed site, app or OAuth client takes what
+the checker holds of it along at once (``registry_changing``).
 """
 
 from __future__ import annotations
@@ -11,17 +18,23 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.domain.clock import iso
-from emulator.domain.kinds import Kind
+from emulator.domain.kinds import DEPLOYMENTS, Kind
 from emulator.domain.model import EntityInput, Key, Provider
+
+if TYPE_CHECKING:
+    from emulator.domain.service import DevOpsService
 
 FINDINGS_HEADER = "X-Emulator-Findings"
 FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
 FAR_PAST = 365 * 24 * 3600.0
 LONG_LIVED_JWT = 600.0  # Atlassian's examples sign for 3 minutes
 MIN_POLL_INTERVAL = 1.0  # seconds between two gating-status polls of one deployment
+PRUNE_FLOOR = 1024  # groups (and polls) the checker holds before it looks for ones it may forget
+
+Owner = tuple[str, str, Provider]  # (kind, site, provider): whose entities a group of keys belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +188,18 @@ def _overruns(
 
 
 class ContractChecker:
-    """Per-emulator memory the checks need, and the report they feed."""
+    """Per-emulator memory the checks need, and the report they feed. ``service`` is what the emulator
+    holds: the checker forgets what concerns nothing it holds any more (see the module's docstring)."""
 
-    def __init__(self) -> None:
-        # the highest number accepted per (kind, site, provider, group): a key's group is the key without its
-        # number (a deployment's pipeline and environment, a build's pipeline)
-        self._highest: dict[tuple[str, str, Provider, Key], int] = {}
+    def __init__(self, service: DevOpsService) -> None:
+        self._service = service
+        # the highest number accepted per owner and group: a key's group is the key without its number (a
+        # deployment's pipeline and environment, a build's pipeline)
+        self._highest: dict[Owner, dict[Key, int]] = {}
+        self._groups = 0  # groups in _highest, of every owner
+        self._groups_limit = PRUNE_FLOOR  # past this many, the groups that hold nothing are dropped
         self._polled: dict[tuple[str, Provider, Key], float] = {}
+        self._polled_limit = PRUNE_FLOOR
         self._report: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     # -- checks -------------------------------------------------------------------------------
@@ -209,6 +227,7 @@ class ContractChecker:
         updateSequenceNumber, and the write (with ``body`` and ``data``)."""
         found = []
         epochs: dict[str | None, float | None] = {}  # a request's deployments often share their lastUpdated
+        groups = self._highest.get((kind.name, site, provider), _NO_GROUPS)
         for dep in deployments:
             key = dep.key
             if dep.issue_keys:
@@ -218,7 +237,7 @@ class ContractChecker:
                 if dep.update_sequence_number <= before[0] and not _same_apart_from_usn(before[1], dep):
                     found.append(_lost_update(dep, before[0]))
             else:
-                highest = self._highest.get((kind.name, site, provider, key[:-1]))
+                highest = groups.get(key[:-1])
                 if highest is not None and key[-1] < highest:
                     detail = f"{_show(key)}: {kind.number} {key[-1]} after {highest}"
                     found.append(Finding("sequence-number-went-backwards", detail))
@@ -246,20 +265,20 @@ class ContractChecker:
         return found
 
     def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:
-        highest: dict[Key, int] = {}  # a request's keys mostly share their group
-        group, top = None, 0
-        for key in keys:
-            if key[:-1] != group:  # a run of keys of one group needs no dict
-                if group is not None:
-                    highest[group] = max(highest.get(group, top), top)
-                group, top = key[:-1], key[-1]
-            elif key[-1] > top:
-                top = key[-1]
-        if group is not None:
-            highest[group] = max(highest.get(group, top), top)
+        """Remember the highest number accepted in each group of ``keys``."""
+        highest = _highest_per_group(keys)
+        if not highest:
+            return
+        owner = (kind.name, site, provider)
+        groups = self._highest.get(owner)
+        if groups is None:
+            groups = self._highest[owner] = {}
+        before = len(groups)
         for group, number in highest.items():
-            index = (kind.name, site, provider, group)
-            self._highest[index] = max(self._highest.get(index, number), number)
+            groups[group] = max(groups.get(group, number), number)
+        self._groups += len(groups) - before
+        if self._groups > self._groups_limit:
+            self._forget_empty_groups()
 
     def unknown(self, unknown_issue_keys: list[str], unknown_associations: list[dict[str, Any]]) -> list[Finding]:
         values = list(unknown_issue_keys) + [str(v) for group in unknown_associations for v in group["values"]]
@@ -292,6 +311,8 @@ class ContractChecker:
     def poll(self, site: str, provider: Provider, key: Key, now: float) -> list[Finding]:
         index = (site, provider, key)
         last = self._polled.get(index)
+        if last is None and len(self._polled) >= self._polled_limit:
+            self._forget_old_polls(now)
         self._polled[index] = now
         if last is not None and now - last < MIN_POLL_INTERVAL:
             return [Finding("polling-too-fast", f"{_show(key)} polled {now - last:.3f} s after the previous poll")]
@@ -336,10 +357,92 @@ class ContractChecker:
             self._highest.clear()
             self._polled.clear()
             self._report.clear()
-            return
-        self._highest = {k: v for k, v in self._highest.items() if k[1] != site}
-        self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
-        self._report = {k: v for k, v in self._report.items() if k[0] != site}
+            self._groups_limit = self._polled_limit = PRUNE_FLOOR
+        else:
+            self._highest = {owner: groups for owner, groups in self._highest.items() if owner[1] != site}
+            self._polled = {k: v for k, v in self._polled.items() if k[0] != site}
+            self._report = {k: v for k, v in self._report.items() if k[0] != site}
+        self._groups = sum(map(len, self._highest.values()))
+
+    # -- what the checker may forget ------------------------------------------------------------
+
+    def _forget_empty_groups(self) -> None:
+        """Drop the groups that have nothing stored and nothing pending. A look reads the groups held and the
+        keys the service holds of their owners; the next comes after ``PRUNE_FLOOR`` new groups and a quarter
+        as many as the keys read, at least, so that its cost is a few steps per group added since. Between two
+        looks the groups held that hold nothing stay under ``PRUNE_FLOOR`` and a quarter of the keys read at
+        the last look, plus the kept groups emptied since."""
+        read = 0
+        for owner, groups in list(self._highest.items()):
+            live, seen = _live_groups(self._service, owner)
+            read += seen
+            kept = {group: number for group, number in groups.items() if group in live}
+            if kept:
+                self._highest[owner] = kept  # a new dict: a dict keeps its size when entries go
+            else:
+                del self._highest[owner]
+        self._groups = sum(map(len, self._highest.values()))
+        self._groups_limit = PRUNE_FLOOR + self._groups + read // 4
+
+    def _forget_old_polls(self, now: float) -> None:
+        """Drop the polls that can no longer make a finding (older than ``MIN_POLL_INTERVAL``) and those of
+        deployments that are neither stored nor pending. The next look comes after as many new polls as are
+        kept, at least."""
+        service, interval = self._service, MIN_POLL_INTERVAL
+        self._polled = {
+            index: at
+            for index, at in self._polled.items()
+            if now - at < interval and _holds(service, DEPLOYMENTS.name, *index)
+        }
+        self._polled_limit = PRUNE_FLOOR + 2 * len(self._polled)
+
+    def registry_changing(self, change: str, *args: Any) -> None:
+        """An observer of the sites (``Registry.before_change``): a removed site takes along all the checker
+        holds of it, its report too; an uninstalled app or a removed OAuth client, whose data goes, takes its
+        groups and polls (its report stays)."""
+        if change == "site-remove":
+            self.reset(args[0])
+        elif change in ("app-uninstall", "client-remove"):
+            site, provider = args[0], Provider("connect" if change == "app-uninstall" else "oauth", args[1])
+            self._highest = {o: groups for o, groups in self._highest.items() if o[1:] != (site, provider)}
+            self._polled = {k: v for k, v in self._polled.items() if k[:2] != (site, provider)}
+            self._groups = sum(map(len, self._highest.values()))
+
+
+def _highest_per_group(keys: Iterable[Key]) -> dict[Key, int]:
+    """The highest number of each group (a key without its number) among ``keys``."""
+    highest: dict[Key, int] = {}  # a request's keys mostly share their group
+    group, top = None, 0
+    for key in keys:
+        if key[:-1] != group:  # a run of keys of one group needs no dict
+            if group is not None:
+                highest[group] = max(highest.get(group, top), top)
+            group, top = key[:-1], key[-1]
+        elif key[-1] > top:
+            top = key[-1]
+    if group is not None:
+        highest[group] = max(highest.get(group, top), top)
+    return highest
+
+
+_NO_GROUPS: dict[Key, int] = {}  # the groups of an owner the checker holds nothing of (never written to)
+
+
+def _live_groups(service: DevOpsService, owner: Owner) -> tuple[set[Key], int]:
+    """The groups of ``owner``'s keys that have an entity stored or a write pending, and how many keys were
+    read to find them."""
+    stored = service.store.records_of(*owner)
+    pending = service.queue.latest_of(*owner)
+    live = {key[:-1] for key in stored}
+    live.update(key[:-1] for key in pending)
+    return live, len(stored) + len(pending)
+
+
+def _holds(service: DevOpsService, kind: str, site: str, provider: Provider, key: Key) -> bool:
+    """Whether the service has the entity stored or a write of it pending."""
+    if service.store.get(kind, site, provider, key) is not None:
+        return True
+    return service.queue.latest_upsert(kind, site, provider, key) is not None
 
 
 def _lost_update(dep: EntityInput, usn: int) -> Finding:

@@ -289,6 +289,12 @@ class RateLimits:
         bucket = self._buckets.get(site)
         return 0.0 if bucket is None else bucket.take(now)
 
+    def registry_changing(self, change: str, *args: Any) -> None:
+        """An observer of the sites (``Registry.before_change``): a removed site's limit goes with it, so a site
+        added again under its name starts unlimited, and sites added and removed leave nothing behind."""
+        if change == "site-remove":
+            self.clear(args[0])
+
 
 def retry_after_headers(seconds: float, now: float) -> dict[str, str]:
     """``Retry-After`` (whole seconds, at least 1) and ``X-RateLimit-Reset`` (yyyy-MM-ddTHH:mmZ, api.md §4).

@@ -13,17 +13,39 @@ A host that names no site is one of two things:
   Jira has no such site: the answer is 404, and nothing is touched;
 - any other host (``localhost``, an IP address, a container name such as ``emulator``, or a host of a domain
   no declared site is under): the default site (the first declared) answers, and the call says so.
+
+Every request asks, so answers are remembered, in caches of a constant size whatever clients send: a bounded
+number of answers, each for a text of at most ``CACHED_CHARS`` characters (no real host name is longer; a
+longer ``Host`` is worked out each time).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 _LOOPBACK = "localhost"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+CACHED_CHARS = 300  # texts up to this long are remembered: a DNS name has at most 253 characters
+CACHED_ANSWERS = 1024  # answers remembered per function, least recently used first out
+
+Answer = TypeVar("Answer")
+
+
+def bounded_cache(function: Callable[[str], Answer]) -> Callable[[str], Answer]:
+    """``function`` of one text, its answers remembered for texts of at most ``CACHED_CHARS`` characters
+    (``CACHED_ANSWERS`` of them): a cache of a constant size, whatever texts clients send."""
+    remembered = lru_cache(maxsize=CACHED_ANSWERS)(function)
+
+    @wraps(function)
+    def answer(text: str) -> Answer:
+        return remembered(text) if len(text) <= CACHED_CHARS else function(text)
+
+    return answer
 
 
 class UnknownSite(LookupError):
@@ -50,7 +72,7 @@ class HostName:
         return self.name.strip(".").split(".", 1)[1]
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache
 def host_of_header(header: str) -> HostName:
     """A request's ``Host`` header (``name``, ``name:port``, ``[v6]:port``) as the rule compares it."""
     text = header.strip().lower()
@@ -64,7 +86,7 @@ def host_of_header(header: str) -> HostName:
     return HostName(_canonical(name), port)
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache
 def host_of_base_url(base_url: str) -> tuple[HostName, str]:
     """A site's host, its port written out (the scheme's default when the URL names none), and its context
     path (the base URL's path without its last ``/``)."""

@@ -8,7 +8,15 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from emulator.domain.hosts import HostName, UnknownSite, host_of_base_url, host_of_header
+from emulator.domain.hosts import (
+    CACHED_ANSWERS,
+    CACHED_CHARS,
+    HostName,
+    UnknownSite,
+    bounded_cache,
+    host_of_base_url,
+    host_of_header,
+)
 from emulator.domain.model import Provider
 
 ISSUE_KEY = re.compile(r"^(\w{1,255})-(\d{1,255})$")
@@ -99,15 +107,12 @@ class Site:
         return f"{self.gating.change_project}-{self.change_requests}"
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache
 def _split_base_url(base_url: str) -> tuple[str, str]:
     """(host, context path) of a base URL; every request resolves its site with these, so they are
     computed once per URL, not per request."""
     parts = urlsplit(base_url)
     return (parts.netloc or "").lower(), parts.path.rstrip("/")
-
-
-_HOSTS_REMEMBERED = 1024  # Host headers whose answer is remembered (any client may send any number of them)
 
 
 class SiteMatch(NamedTuple):
@@ -133,7 +138,9 @@ class SiteRegistry:
 
     def __init__(self, sites: list[Site] | None = None) -> None:
         self._sites: dict[str, Site] = {}
-        self._hosts: dict[str, SiteMatch | UnknownSite | list[Site]] = {}  # what each Host header names
+        # what each Host header names: CACHED_ANSWERS of them at most, each at most CACHED_CHARS long (any
+        # client may send any number of Host headers, of any length)
+        self._hosts: dict[str, SiteMatch | UnknownSite | list[Site]] = {}
         for site in sites or []:
             self.add(site)
 
@@ -191,9 +198,10 @@ class SiteRegistry:
             found = named
         else:
             found = self._no_site_named(host, asked)
-        if len(self._hosts) >= _HOSTS_REMEMBERED:
-            self._hosts.clear()
-        self._hosts[host] = found
+        if len(host) <= CACHED_CHARS:
+            if len(self._hosts) >= CACHED_ANSWERS:
+                self._hosts.clear()
+            self._hosts[host] = found
         return found
 
     def _no_site_named(self, host: str, asked: HostName) -> SiteMatch | UnknownSite:
