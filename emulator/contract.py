@@ -48,7 +48,7 @@ class Rule:
 RULES: dict[str, Rule] = {
     "deprecated-issue-keys": Rule(
         "mistake",
-        "the deployment uses the deprecated 'issueKeys' field",
+        "the deployment or build uses the deprecated 'issueKeys' field",
         'send associations: [{"associationType": "issueIdOrKeys", "values": [...]}] instead',
     ),
     "content-type-not-json": Rule(
@@ -66,22 +66,30 @@ RULES: dict[str, Rule] = {
     "lost-update": Rule(
         "mistake",
         "an update with different data whose updateSequenceNumber did not grow: Jira ignores it silently",
-        "increase updateSequenceNumber with every change of a deployment (a millisecond timestamp works)",
+        "increase updateSequenceNumber with every change of a deployment or build (a millisecond timestamp works)",
     ),
     "sequence-number-went-backwards": Rule(
         "mistake",
-        "a new deploymentSequenceNumber is lower than an earlier one for the same pipeline and environment",
-        "number the deployments of a pipeline and environment in increasing order (the build number, say)",
+        "a new deploymentSequenceNumber is lower than an earlier one for the same pipeline and environment (or a "
+        "new buildNumber than an earlier one of the same pipeline)",
+        "number a pipeline's deployments (per environment) and builds in increasing order (the run number, say)",
     ),
     "last-updated-in-future": Rule(
         "mistake",
         "lastUpdated is more than 5 minutes in the future",
-        "send the time of the deployment's last change, with its UTC offset",
+        "send the time of the deployment's or build's last change, with its UTC offset",
     ),
     "last-updated-far-past": Rule(
         "risk",
         "lastUpdated is more than a year in the past",
-        "send the time of the deployment's last change; check the clock and the time zone",
+        "send the time of the deployment's or build's last change; check the clock and the time zone",
+    ),
+    "no-issue-link": Rule(
+        "risk",
+        "the build names no issue (its issueKeys is empty and it has no associations): it is stored unlinked, as "
+        "Jira's 2026 document allows, but Jira has answered such a build with \"At least one 'issueKeys' is "
+        'required", and a build linked to no issue shows on no issue',
+        "extract issue keys from the branch name and commit messages; skip the build when there are none",
     ),
     "unknown-issue-keys": Rule(
         "risk",
@@ -92,7 +100,7 @@ RULES: dict[str, Rule] = {
         "risk",
         "a string is within its limit counted in characters but over it counted in UTF-16 code units, as Java's "
         "String.length() counts: a character outside the Basic Multilingual Plane (an emoji, say) counts twice, "
-        "and Jira may refuse the deployment",
+        "and Jira may refuse the deployment or build",
         "keep limited fields within the limit counted in UTF-16 code units (255 for names, 2000 for URLs)",
     ),
     "qsh-over-decoded-path": Rule(
@@ -107,7 +115,7 @@ RULES: dict[str, Rule] = {
     ),
     "read-before-visible": Rule(
         "risk",
-        "the deployment was read while the provider's own write of it was still pending",
+        "the deployment or build was read while the provider's own write of it was still pending",
         "do not expect a write to be visible at once: Jira applies writes asynchronously",
     ),
     "polling-too-fast": Rule(
@@ -232,6 +240,8 @@ class ContractChecker:
             key = dep.key
             if dep.issue_keys:
                 found.append(Finding("deprecated-issue-keys", f"{_show(key)} sends 'issueKeys'"))
+            elif dep.names_no_issue:
+                found.append(Finding("no-issue-link", f"{_show(key)} names no issue"))
             before = latest(key)
             if before is not None:
                 if dep.update_sequence_number <= before[0] and not _same_apart_from_usn(before[1], dep):

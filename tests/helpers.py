@@ -64,8 +64,9 @@ def gateway(cloud_id: str, rest: str) -> str:
 
 
 @contextmanager
-def server_on(fixtures: dict[str, Any], folder: Path, apply_delay: float) -> Iterator[Any]:
-    """A ThreadedServer on a free port, on ``fixtures`` (written to ``folder``) and a manual clock at now."""
+def server_on(fixtures: dict[str, Any], folder: Path, apply_delay: float, **settings: Any) -> Iterator[Any]:
+    """A ThreadedServer on a free port, on ``fixtures`` (written to ``folder``) and a manual clock at now;
+    ``settings`` are more Settings."""
     from emulator.config import Settings
     from emulator.domain.clock import ManualClock
     from emulator.server import ThreadedServer
@@ -73,7 +74,8 @@ def server_on(fixtures: dict[str, Any], folder: Path, apply_delay: float) -> Ite
     path = folder / "sites.json"
     path.write_text(json.dumps(fixtures))
     clock = ManualClock(start=float(int(time.time())))
-    with ThreadedServer(Settings(port=0, fixtures=str(path), apply_delay=apply_delay), clock=clock) as running:
+    chosen = Settings(port=0, fixtures=str(path), apply_delay=apply_delay, **settings)
+    with ThreadedServer(chosen, clock=clock) as running:
         yield running
 
 

@@ -95,6 +95,12 @@ class EntityInput(Struct, gc=False, eq=False):
         return groups
 
     @property
+    def names_no_issue(self) -> bool:
+        """Whether it has no issue key and no association, read without parsing its data: the parsers give
+        ``_associations`` as the groups, as ``()`` when there are none, or None for groups left in the data."""
+        return not self.issue_keys and self._associations is not None and not self._associations
+
+    @property
     def body(self) -> bytes:
         body = self._body
         if body is None:

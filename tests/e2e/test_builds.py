@@ -278,3 +278,50 @@ def test_builds_and_deployments_of_one_provider_are_apart(server: ThreadedServer
         path = "/rest/deployments/0.1/pipelines/shared/environments/e/deployments/1"
         assert http.get(path).status_code == 404
         assert http.get(f"{SITE}/pipelines/shared/builds/1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"issueKeys": []}, "no-issue-link"),
+        ({"issueKeys": ..., "associations": []}, "no-issue-link"),
+        ({"issueKeys": ...}, "no-issue-link"),
+        ({"issueKeys": ..., "associations": [{"associationType": "issueIdOrKeys", "values": ["ABC-1"]}]}, None),
+        ({}, "deprecated-issue-keys"),
+    ],
+    ids=["empty-issue-keys", "empty-associations", "neither", "associations", "issue-keys"],
+)
+def test_a_build_that_names_no_issue_is_a_contract_risk(
+    server: ThreadedServer, changes: dict[str, Any], expected: str | None
+) -> None:
+    with connect(server) as http:
+        answer = http.post(f"{SITE}/bulk", json={"builds": [build(number=5, **changes)]})
+    assert answer.status_code == 202 and answer.json()["acceptedBuilds"] == [{"pipelineId": "web", "buildNumber": 5}]
+    findings = answer.headers.get("x-emulator-findings", "")
+    assert (expected or "none") in (findings or "none")
+    if expected != "no-issue-link":
+        assert "no-issue-link" not in findings
+
+
+def test_contract_rules_apply_to_builds_as_to_deployments(server: ThreadedServer) -> None:
+    with connect(server) as http:
+        http.post(f"{SITE}/bulk", json={"builds": [build(number=9, usn=5)]})
+        lost = http.post(f"{SITE}/bulk", json={"builds": [build(number=9, usn=5, displayName="changed")]})
+        backwards = http.post(f"{SITE}/bulk", json={"builds": [build(number=8)]})
+    assert "lost-update" in lost.headers["x-emulator-findings"]
+    assert "sequence-number-went-backwards" in backwards.headers["x-emulator-findings"]
+    report = httpx.get(f"{server.url}/_emulator/contract-report", timeout=5).json()
+    rules = {f["rule"] for p in report["providers"] for f in p["findings"]}
+    assert {"lost-update", "sequence-number-went-backwards", "deprecated-issue-keys"} <= rules
+
+
+def test_strict_mode_refuses_a_builds_mistake_and_keeps_nothing_of_it(tmp_path: Path) -> None:
+    with server_on(SITES, tmp_path, apply_delay=0, strict=True) as strict, connect(strict) as http:
+        assert http.post(f"{SITE}/bulk", json={"builds": [build(number=3, issueKeys=...)]}).status_code == 202
+        refused = http.post(
+            f"{SITE}/bulk", json={"builds": [build(number=4, issueKeys=...), build(number=2, issueKeys=...)]}
+        )
+        assert refused.status_code == 400
+        assert "Contract rule 'sequence-number-went-backwards' (strict mode)" in refused.json()[0]["message"]
+        assert http.get(f"{SITE}/pipelines/web/builds/4").status_code == 404  # nothing of the request
+        assert http.get(f"{SITE}/pipelines/web/builds/3").status_code == 200

@@ -180,7 +180,7 @@ def fast_input(build: BuildData, buffer: bytearray) -> BuildInput:
     key = DomainKey(_intern(build.pipeline_id), build.build_number)
     issue_keys = () if build.issue_keys is None else build.issue_keys
     return BuildInput(key, build.update_sequence_number, issue_keys, build.last_updated, None, bytes(buffer),
-                      () if build.associations is None else None)  # fmt: skip
+                      None if build.associations else ())  # fmt: skip
 
 
 def full_input(data: dict[str, Any], build: Any) -> BuildInput:
