@@ -300,6 +300,9 @@ class ApplyQueue:
             self._heap = kept
             self._count -= len(doomed)
             self._forget(doomed)
+        for index in (self._latest, self._overtaking):  # a site or provider that goes leaves no empty entry
+            for owner in [owner for owner, entries in index.items() if not entries]:
+                del index[owner]
         return len(doomed)
 
     def clear(self) -> None:
