@@ -1,8 +1,4 @@
-"""Contract findings: what Jira accepts but is a mistake or a risk in an integration.
-
-Each call is checked against the rules below; a finding goes into the journal, the
-``X-Emulator-Findings`` response header, the log line and the per-provider contract report. In
-strict mode a finding of the ``mistake`` class turns the call into a 400 that names the rule.
+"""The contract checker: the checks of each call, with the memory they need, and the per-provider report.
 
 What the checker remembers of entities is bounded by what the service holds: the highest number of a
 group of keys (``sequence-number-went-backwards``) is kept while the group has an entity stored or a write
@@ -14,185 +10,29 @@ the checker holds of it along at once (``registry_changing``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulator.domain.clock import iso
+from emulator.contract.checks import (
+    UNSEEN,
+    epoch,
+    highest_per_group,
+    lost_update,
+    out_of_time,
+    overruns,
+    same_apart_from_usn,
+    show,
+)
+from emulator.contract.rules import FAR_PAST, FUTURE_SLACK, LONG_LIVED_JWT, MIN_POLL_INTERVAL, RULES, Finding
 from emulator.domain.kinds import DEPLOYMENTS, Kind
 from emulator.domain.model import EntityInput, Key, Provider
 
 if TYPE_CHECKING:
     from emulator.domain.service import DevOpsService
 
-FINDINGS_HEADER = "X-Emulator-Findings"
-FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
-FAR_PAST = 365 * 24 * 3600.0
-LONG_LIVED_JWT = 600.0  # Atlassian's examples sign for 3 minutes
-MIN_POLL_INTERVAL = 1.0  # seconds between two gating-status polls of one deployment
 PRUNE_FLOOR = 1024  # groups (and polls) the checker holds before it looks for ones it may forget
 
 Owner = tuple[str, str, Provider]  # (kind, site, provider): whose entities a group of keys belongs to
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    kind: str  # "mistake" or "risk"
-    description: str
-    fix: str
-    strict_status: int = 400  # what strict mode answers a mistake with
-
-
-RULES: dict[str, Rule] = {
-    "deprecated-issue-keys": Rule(
-        "mistake",
-        "the deployment or build uses the deprecated 'issueKeys' field",
-        'send associations: [{"associationType": "issueIdOrKeys", "values": [...]}] instead',
-    ),
-    "content-type-not-json": Rule(
-        "mistake",
-        "the body is sent without a JSON Content-Type; Jira's REST endpoints answer 415 Unsupported Media Type "
-        "to a body they do not take as JSON",
-        "send Content-Type: application/json (fetch sends text/plain for a string body unless told otherwise)",
-        strict_status=415,
-    ),
-    "deprecated-update-sequence-number-parameter": Rule(
-        "mistake",
-        "the delete uses the deprecated '_updateSequenceNumber' parameter, which Jira no longer supports",
-        "leave the parameter out",
-    ),
-    "lost-update": Rule(
-        "mistake",
-        "an update with different data whose updateSequenceNumber did not grow: Jira ignores it silently",
-        "increase updateSequenceNumber with every change of a deployment or build (a millisecond timestamp works)",
-    ),
-    "sequence-number-went-backwards": Rule(
-        "mistake",
-        "a new deploymentSequenceNumber is lower than an earlier one for the same pipeline and environment (or a "
-        "new buildNumber than an earlier one of the same pipeline)",
-        "number a pipeline's deployments (per environment) and builds in increasing order (the run number, say)",
-    ),
-    "last-updated-in-future": Rule(
-        "mistake",
-        "lastUpdated is more than 5 minutes in the future",
-        "send the time of the deployment's or build's last change, with its UTC offset",
-    ),
-    "last-updated-far-past": Rule(
-        "risk",
-        "lastUpdated is more than a year in the past",
-        "send the time of the deployment's or build's last change; check the clock and the time zone",
-    ),
-    "no-issue-link": Rule(
-        "risk",
-        "the build names no issue (its issueKeys is empty and it has no associations): it is stored unlinked, as "
-        "Jira's 2026 document allows, but Jira has answered such a build with \"At least one 'issueKeys' is "
-        'required", and a build linked to no issue shows on no issue',
-        "extract issue keys from the branch name and commit messages; skip the build when there are none",
-    ),
-    "unknown-issue-keys": Rule(
-        "risk",
-        "the submission names issue keys or associations the site does not know; Jira drops them",
-        "check the keys your integration extracts (branch names, commit messages) against the site's projects",
-    ),
-    "utf16-length": Rule(
-        "risk",
-        "a string is within its limit counted in characters but over it counted in UTF-16 code units, as Java's "
-        "String.length() counts: a character outside the Basic Multilingual Plane (an emoji, say) counts twice, "
-        "and Jira may refuse the deployment or build",
-        "keep limited fields within the limit counted in UTF-16 code units (255 for names, 2000 for URLs)",
-    ),
-    "qsh-over-decoded-path": Rule(
-        "mistake",
-        "the JWT's qsh was computed over the decoded path; Jira hashes the path as sent (still percent-encoded)",
-        "hash the raw path, e.g. '/pipelines/team%2Fapp/...', not '/pipelines/team/app/...'",
-    ),
-    "long-lived-jwt": Rule(
-        "risk",
-        "the JWT is valid for more than 10 minutes",
-        "sign each request with a short-lived token (Atlassian's examples use 3 minutes)",
-    ),
-    "read-before-visible": Rule(
-        "risk",
-        "the deployment or build was read while the provider's own write of it was still pending",
-        "do not expect a write to be visible at once: Jira applies writes asynchronously",
-    ),
-    "polling-too-fast": Rule(
-        "risk",
-        "the gating status of one deployment was polled less than a second after the previous poll",
-        "poll with a back-off (every 5 to 30 seconds)",
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    rule: str
-    detail: str
-
-    @property
-    def kind(self) -> str:
-        return RULES[self.rule].kind
-
-    def to_json(self) -> dict[str, Any]:
-        rule = RULES[self.rule]
-        return {"rule": self.rule, "class": rule.kind, "detail": self.detail, "fix": rule.fix}
-
-    def strict_message(self) -> str:
-        rule = RULES[self.rule]
-        return f"Contract rule '{self.rule}' (strict mode): {self.detail}. {rule.fix}."
-
-
-_UNSEEN: Any = object()
-
-
-def _epoch(text: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("z", "Z")).timestamp()
-    except ValueError:
-        return None
-
-
-def _without_usn(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "updateSequenceNumber"}
-
-
-# In a compact body the top-level member comes first (it is the second field); inside a string its quotes
-# would be escaped, so the pattern cannot match there.
-_USN_MEMBER = re.compile(rb'"updateSequenceNumber":-?[0-9]+')
-
-
-def _same_apart_from_usn(a: Any, b: Any) -> bool:
-    """Whether two writes (DeploymentInput or StoredDeployment) carry the same data but for the
-    updateSequenceNumber. Their bodies are one canonical encoding, so equal bytes settle it without
-    decoding; unequal bytes may still be equal data in another key order, which the dicts settle."""
-    if _USN_MEMBER.sub(b"", a.body, 1) == _USN_MEMBER.sub(b"", b.body, 1):
-        return True
-    return _without_usn(a.data) == _without_usn(b.data)
-
-
-def _overruns(
-    value: Any, path: tuple[str, ...], shown: str, limits: dict[tuple[str, ...], int], owner: str
-) -> list[Finding]:
-    """``utf16-length`` findings for the strings in ``value`` (at ``path``, shown as ``shown``)."""
-    if isinstance(value, str):
-        limit = limits.get(path)
-        if limit is None or len(value) > limit:  # unlimited, or already refused as too long
-            return []
-        units = len(value.encode("utf-16-le", "surrogatepass")) // 2
-        if units <= limit:
-            return []
-        detail = f"{owner}: {shown} has {len(value)} characters but {units} UTF-16 code units (limit {limit})"
-        return [Finding("utf16-length", detail)]
-    found: list[Finding] = []
-    if isinstance(value, dict):
-        for name, item in value.items():
-            found += _overruns(item, (*path, name), f"{shown}.{name}" if shown else name, limits, owner)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _overruns(item, path, f"{shown}[{index}]", limits, owner)
-    return found
 
 
 class ContractChecker:
@@ -239,23 +79,23 @@ class ContractChecker:
         for dep in deployments:
             key = dep.key
             if dep.issue_keys:
-                found.append(Finding("deprecated-issue-keys", f"{_show(key)} sends 'issueKeys'"))
+                found.append(Finding("deprecated-issue-keys", f"{show(key)} sends 'issueKeys'"))
             elif dep.names_no_issue:
-                found.append(Finding("no-issue-link", f"{_show(key)} names no issue"))
+                found.append(Finding("no-issue-link", f"{show(key)} names no issue"))
             before = latest(key)
             if before is not None:
-                if dep.update_sequence_number <= before[0] and not _same_apart_from_usn(before[1], dep):
-                    found.append(_lost_update(dep, before[0]))
+                if dep.update_sequence_number <= before[0] and not same_apart_from_usn(before[1], dep):
+                    found.append(lost_update(dep, before[0]))
             else:
                 highest = groups.get(key[:-1])
                 if highest is not None and key[-1] < highest:
-                    detail = f"{_show(key)}: {kind.number} {key[-1]} after {highest}"
+                    detail = f"{show(key)}: {kind.number} {key[-1]} after {highest}"
                     found.append(Finding("sequence-number-went-backwards", detail))
-            updated = epochs.get(dep.last_updated, _UNSEEN)
-            if updated is _UNSEEN:
-                updated = epochs[dep.last_updated] = _epoch(dep.last_updated)
+            updated = epochs.get(dep.last_updated, UNSEEN)
+            if updated is UNSEEN:
+                updated = epochs[dep.last_updated] = epoch(dep.last_updated)
             if updated is not None and not now - FAR_PAST <= updated <= now + FUTURE_SLACK:
-                found.append(_out_of_time(dep, updated, now))
+                found.append(out_of_time(dep, updated, now))
         return found
 
     def text_lengths(
@@ -269,14 +109,14 @@ class ContractChecker:
         string's path of member names (``"*"`` for a property's name) to its most characters."""
         found = []
         for name, value in properties.items():
-            found += _overruns(value, ("properties", "*"), f"properties.{name}", limits, "the request")
+            found += overruns(value, ("properties", "*"), f"properties.{name}", limits, "the request")
         for dep in deployments:
-            found += _overruns(dep.data, ("deployments",), "", limits, _show(dep.key))
+            found += overruns(dep.data, ("deployments",), "", limits, show(dep.key))
         return found
 
     def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:
         """Remember the highest number accepted in each group of ``keys``."""
-        highest = _highest_per_group(keys)
+        highest = highest_per_group(keys)
         if not highest:
             return
         owner = (kind.name, site, provider)
@@ -316,7 +156,7 @@ class ContractChecker:
         ]
 
     def read(self, key: Key, pending: bool) -> list[Finding]:
-        return [Finding("read-before-visible", f"{_show(key)} has a pending write")] if pending else []
+        return [Finding("read-before-visible", f"{show(key)} has a pending write")] if pending else []
 
     def poll(self, site: str, provider: Provider, key: Key, now: float) -> list[Finding]:
         index = (site, provider, key)
@@ -325,7 +165,7 @@ class ContractChecker:
             self._forget_old_polls(now)
         self._polled[index] = now
         if last is not None and now - last < MIN_POLL_INTERVAL:
-            return [Finding("polling-too-fast", f"{_show(key)} polled {now - last:.3f} s after the previous poll")]
+            return [Finding("polling-too-fast", f"{show(key)} polled {now - last:.3f} s after the previous poll")]
         return []
 
     # -- the report ---------------------------------------------------------------------------
@@ -419,22 +259,6 @@ class ContractChecker:
             self._groups = sum(map(len, self._highest.values()))
 
 
-def _highest_per_group(keys: Iterable[Key]) -> dict[Key, int]:
-    """The highest number of each group (a key without its number) among ``keys``."""
-    highest: dict[Key, int] = {}  # a request's keys mostly share their group
-    group, top = None, 0
-    for key in keys:
-        if key[:-1] != group:  # a run of keys of one group needs no dict
-            if group is not None:
-                highest[group] = max(highest.get(group, top), top)
-            group, top = key[:-1], key[-1]
-        elif key[-1] > top:
-            top = key[-1]
-    if group is not None:
-        highest[group] = max(highest.get(group, top), top)
-    return highest
-
-
 _NO_GROUPS: dict[Key, int] = {}  # the groups of an owner the checker holds nothing of (never written to)
 
 
@@ -453,21 +277,3 @@ def _holds(service: DevOpsService, kind: str, site: str, provider: Provider, key
     if service.store.get(kind, site, provider, key) is not None:
         return True
     return service.queue.latest_upsert(kind, site, provider, key) is not None
-
-
-def _lost_update(dep: EntityInput, usn: int) -> Finding:
-    grew = f"updateSequenceNumber {dep.update_sequence_number} does not grow past {usn}"
-    return Finding("lost-update", f"{_show(dep.key)}: {grew}, and the data differs")
-
-
-def _out_of_time(dep: EntityInput, updated: float, now: float) -> Finding:
-    """The finding of a lastUpdated too far ahead of ``now`` (a mistake) or behind it (a risk)."""
-    if updated > now:
-        return Finding(
-            "last-updated-in-future", f"{_show(dep.key)}: lastUpdated {dep.last_updated} is ahead of {iso(now)}"
-        )
-    return Finding("last-updated-far-past", f"{_show(dep.key)}: lastUpdated {dep.last_updated}")
-
-
-def _show(key: Key) -> str:
-    return "(" + ", ".join(map(repr, key)) + ")"
