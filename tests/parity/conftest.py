@@ -231,6 +231,7 @@ class Target:
     connect_secret: str | None = None
     context_path: str = ""
     unscoped_delete: bool = False  # may a real site get a delete-by-properties without any property?
+    submitted_builds: bool = False  # did a scenario submit builds (so the teardown deletes builds too)?
 
     # -- naming: everything a run creates carries its run id ----------------------------------
 
@@ -421,6 +422,7 @@ class Builds:
 
     def submit(self, *builds: dict[str, Any], properties: dict[str, Any] | None = None, **top: Any) -> httpx.Response:
         """submitBuilds; the run id is always one of the request's properties (for the teardown)."""
+        self.target.submitted_builds = True
         body: dict[str, Any] = {"properties": {**self.target.properties, **(properties or {})}, "builds": list(builds)}
         body.update(top)
         return self.target.http.post(self.path("bulk"), json=body)
@@ -597,12 +599,12 @@ def target(
 
 
 def _teardown(target: Target) -> None:
-    """Delete everything this run created, by its ``runId`` property (deleteDeploymentsByProperty and
-    deleteBuildsByProperty)."""
-    for family, delete in (
-        ("deployments", target.delete_by_properties),
-        ("builds", target.builds.delete_by_properties),
-    ):
+    """Delete everything this run created, by its ``runId`` property (deleteDeploymentsByProperty, and
+    deleteBuildsByProperty once a scenario submitted builds)."""
+    deletes = [("deployments", target.delete_by_properties)]
+    if target.submitted_builds:
+        deletes.append(("builds", target.builds.delete_by_properties))
+    for family, delete in deletes:
         r = delete(target.properties)
         assert r.status_code == 202, f"teardown: delete of {family} by runId answered {r.status_code}: {r.text[:300]}"
     if target.emulator is not None:
