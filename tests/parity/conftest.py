@@ -1,5 +1,6 @@
 """The parity target: the same scenarios against the emulator (default, CI) or a real Jira site.
 
+The scenarios speak the Deployments API (``target``'s own calls) and the Builds API (``target.builds``).
 Against the emulator (no ``JIRA_PARITY_URL``) the session starts one in-process emulator with the built-in
 default site (plus one declared project, so that "unknown issue key" means something) and an apply delay of
 0.5 s, so that eventual consistency is real, and runs every scenario twice: as the Connect app on the site
@@ -65,6 +66,8 @@ ENV_UNSCOPED_DELETE = "JIRA_PARITY_UNSCOPED_DELETE"  # 1: also send a delete-by-
 ATLASSIAN_API = "https://api.atlassian.com"
 SITE_PREFIX = "/rest/deployments/0.1"
 GATEWAY_PREFIX = "/jira/deployments/0.1/cloud/{cloud_id}"
+BUILDS_SITE_PREFIX = "/rest/builds/0.1"
+BUILDS_GATEWAY_PREFIX = "/jira/builds/0.1/cloud/{cloud_id}"
 
 EMULATOR_APPLY_DELAY = 0.5
 EMULATOR_PROJECT = "PAR"  # declared on the emulator's site: PAR-1 is known, NOPARITY-1 is not
@@ -96,12 +99,12 @@ DECISIONS: dict[str, str] = {
         "an accepted write is not visible at once: it applies after the apply delay (api.md 5.3)"
     ),
     "get-returns-data-as-submitted": (
-        "GET returns the DeploymentData exactly as last applied, schemaVersion filled in with '1.0', "
+        "GET returns the DeploymentData (BuildData) exactly as last applied, schemaVersion filled in with '1.0', "
         "never the request's properties"
     ),
     "error-body-array": (
         "errors of the site path family (401, 404) and Jira's own errors behind the gateway (404 of a "
-        "deployment) are a bare array [{'message': <documented text>}]"
+        "deployment or a build) are a bare array [{'message': <documented text>}]"
     ),
     "over-100-deployments-is-400": "more than 100 deployments in one request is a 400 for the whole request",
     "per-deployment-rejection": (
@@ -113,7 +116,7 @@ DECISIONS: dict[str, str] = {
         "make the whole request a 400"
     ),
     "duplicate-property-is-400": "a property name given twice in delete-by-properties is a 400",
-    "unknown-values-dropped": "unknown association values are dropped from what is stored",
+    "unknown-values-dropped": "unknown association values (and unknown issueKeys) are dropped from what is stored",
     "unknown-associations-grouped": (
         "unknownAssociations groups unknown values by the associationType they were sent with"
     ),
@@ -133,6 +136,35 @@ DECISIONS: dict[str, str] = {
     ),
     "unknown-path-404-wrong-method-405": (
         "a path under the API that is no operation is a 404; a known path with another method is a 405 with Allow"
+    ),
+    # -- builds (docs/jira-is-silent.md, Builds)
+    "build-answer-has-four-arrays": (
+        "submitBuilds always answers acceptedBuilds, rejectedBuilds, unknownIssueKeys and unknownAssociations, "
+        "even when empty (one Jira answer of 2022 had no unknownIssueKeys)"
+    ),
+    "per-build-rejection": (
+        "an invalid field inside one build whose key can be read rejects that build alone (rejectedBuilds, one "
+        "message per problem naming the field); the others are accepted"
+    ),
+    "over-100-builds-is-400": "more than 100 builds in one request is a 400 for the whole request",
+    "build-schema-version": (
+        "schemaVersion is filled in with '1.0' when absent and is the first member GET returns; any other "
+        "value, '' included, rejects that build: 'schemaVersion' is not valid. Allowed values are: [1.0]."
+    ),
+    "build-number-skipped-as-submitted": "testInfo is returned as submitted: numberSkipped is not filled in with 0",
+    "build-url-checked-as-uri": (
+        "a build's url must be a URI; references' commit.repositoryUri and ref.uri are checked by length only"
+    ),
+    "build-update-replaces-whole-record": "a higher updateSequenceNumber replaces the whole build",
+    "build-without-issue-accepted": (
+        "a build with issueKeys: [], or with neither issueKeys nor associations, is accepted and stored unlinked"
+    ),
+    "build-lenient-values": (
+        "int64 fields sent as decimal strings are accepted and stored as numbers; an explicit null is absent"
+    ),
+    "build-numeric-property-values": (
+        "a property value sent as a JSON number is accepted and kept as its decimal text: "
+        "?name=<decimal> deletes the build"
     ),
 }
 
@@ -185,6 +217,7 @@ class Target:
     is_emulator: bool
     http: httpx.Client  # signed for the Jira surface; base URL: the site (Connect) or the gateway host (OAuth)
     prefix: str  # /rest/deployments/0.1 or /jira/deployments/0.1/cloud/<cloudId>
+    builds_prefix: str  # /rest/builds/0.1 or /jira/builds/0.1/cloud/<cloudId>
     run_id: str
     cloud_id: str
     site_url: str
@@ -198,6 +231,7 @@ class Target:
     connect_secret: str | None = None
     context_path: str = ""
     unscoped_delete: bool = False  # may a real site get a delete-by-properties without any property?
+    submitted_builds: bool = False  # did a scenario submit builds (so the teardown deletes builds too)?
 
     # -- naming: everything a run creates carries its run id ----------------------------------
 
@@ -229,7 +263,7 @@ class Target:
             "displayName": f"{name} #{number}",
             "url": f"https://ci.example.com/{slug}/{number}",
             "description": f"parity scenario {name}",
-            "lastUpdated": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+            "lastUpdated": _now(),
             "state": state,
             "pipeline": {"id": pipeline, "displayName": name, "url": f"https://ci.example.com/{slug}"},
             "environment": {"id": environment, "displayName": environment, "type": env_type},
@@ -300,11 +334,17 @@ class Target:
 
     def read_when(self, data: dict[str, Any], status: int = 200, *, timeout: float | None = None) -> httpx.Response:
         """GET ``data``'s key until it answers ``status``; the response."""
+        return self.answer_when(lambda: self.get(data), self.key_of(data), status, timeout=timeout)
+
+    def answer_when(
+        self, call: Callable[[], httpx.Response], url: str, status: int, *, timeout: float | None = None
+    ) -> httpx.Response:
+        """Repeat ``call`` (a GET of ``url``) until it answers ``status``; the response."""
         response: httpx.Response | None = None
 
         def check() -> bool:
             nonlocal response
-            response = self.get(data)
+            response = call()
             return response.status_code == status
 
         ok, _ = self.poll(check, timeout=timeout)
@@ -312,7 +352,7 @@ class Target:
         if not ok:
             limit = self.timeout if timeout is None else timeout
             pytest.fail(
-                f"GET {self.key_of(data)} still answered {response.status_code} (not {status}) after "
+                f"GET {url} still answered {response.status_code} (not {status}) after "
                 f"{limit:g} s: {response.text[:300]}"
             )
         return response
@@ -328,6 +368,11 @@ class Target:
         else:
             time.sleep(self.settle)
 
+    @property
+    def builds(self) -> Builds:
+        """The same target's Builds API: the same credentials, the builds paths."""
+        return Builds(self)
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -336,8 +381,66 @@ class Target:
             "siteUrl": self.site_url,
             "baseUrl": str(self.http.base_url),
             "pathPrefix": self.prefix,
+            "buildsPathPrefix": self.builds_prefix,
             "cloudId": self.cloud_id,
         }
+
+
+@dataclass(frozen=True)
+class Builds:
+    """A target's Builds API: what the target offers for deployments, for builds (key: pipelineId, buildNumber)."""
+
+    target: Target
+
+    def build(
+        self, name: str, *, number: int | str = 1, usn: int | str = 1, state: str = "successful", **extra: Any
+    ) -> dict[str, Any]:
+        """A valid BuildData of pipeline ``parity-<runId>-<name>``, associated with the known issue."""
+        pipeline = self.target.pipeline(name)
+        data: dict[str, Any] = {
+            "pipelineId": pipeline,
+            "buildNumber": number,
+            "updateSequenceNumber": usn,
+            "displayName": f"{name} #{number}",
+            "url": f"https://ci.example.com/{quote(pipeline, safe='')}/builds/{number}",
+            "state": state,
+            "lastUpdated": _now(),
+            "associations": [{"associationType": "issueIdOrKeys", "values": [self.target.issue_key]}],
+        }
+        data.update(extra)
+        return data
+
+    def path(self, tail: str) -> str:
+        return f"{self.target.builds_prefix}/{tail.lstrip('/')}"
+
+    def key_path(self, pipeline: str, number: int | str) -> str:
+        """The percent-encoded path of one build (``/`` in the pipeline id is ``%2F``)."""
+        return self.path(f"pipelines/{quote(pipeline, safe='')}/builds/{number}")
+
+    def key_of(self, data: dict[str, Any]) -> str:
+        return self.key_path(data["pipelineId"], data["buildNumber"])
+
+    def submit(self, *builds: dict[str, Any], properties: dict[str, Any] | None = None, **top: Any) -> httpx.Response:
+        """submitBuilds; the run id is always one of the request's properties (for the teardown)."""
+        self.target.submitted_builds = True
+        body: dict[str, Any] = {"properties": {**self.target.properties, **(properties or {})}, "builds": list(builds)}
+        body.update(top)
+        return self.target.http.post(self.path("bulk"), json=body)
+
+    def get(self, data: dict[str, Any]) -> httpx.Response:
+        return self.target.http.get(self.key_of(data))
+
+    def delete_by_properties(self, params: list[tuple[str, str]] | dict[str, str]) -> httpx.Response:
+        return self.target.http.delete(self.path("bulkByProperties"), params=params)
+
+    def read_when(self, data: dict[str, Any], status: int = 200, *, timeout: float | None = None) -> httpx.Response:
+        """GET the build's key until it answers ``status``; the response."""
+        return self.target.answer_when(lambda: self.get(data), self.key_of(data), status, timeout=timeout)
+
+
+def _now() -> str:
+    """Now, as a lastUpdated: RFC 3339 in UTC, whole seconds."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _tenant_cloud_id(site_url: str) -> str:
@@ -400,6 +503,7 @@ def build_target(
         return Target(
             http=httpx.Client(base_url=site_url, auth=auth, timeout=30.0),
             prefix=SITE_PREFIX,
+            builds_prefix=BUILDS_SITE_PREFIX,
             provider=f"connect:{app_key}",
             connect_app_key=app_key,
             connect_secret=shared_secret,
@@ -411,6 +515,7 @@ def build_target(
     return Target(
         http=httpx.Client(base_url=api_url.rstrip("/"), auth=BearerAuth(token), timeout=30.0),
         prefix=GATEWAY_PREFIX.format(cloud_id=cloud_id),
+        builds_prefix=BUILDS_GATEWAY_PREFIX.format(cloud_id=cloud_id),
         provider=f"oauth:{client_id}",
         **common,
     )
@@ -494,14 +599,20 @@ def target(
 
 
 def _teardown(target: Target) -> None:
-    """Delete everything this run created, by its ``runId`` property (deleteDeploymentsByProperty)."""
-    r = target.delete_by_properties(target.properties)
-    assert r.status_code == 202, f"teardown: delete by runId answered {r.status_code}: {r.text[:300]}"
+    """Delete everything this run created, by its ``runId`` property (deleteDeploymentsByProperty, and
+    deleteBuildsByProperty once a scenario submitted builds)."""
+    deletes = [("deployments", target.delete_by_properties)]
+    if target.submitted_builds:
+        deletes.append(("builds", target.builds.delete_by_properties))
+    for family, delete in deletes:
+        r = delete(target.properties)
+        assert r.status_code == 202, f"teardown: delete of {family} by runId answered {r.status_code}: {r.text[:300]}"
     if target.emulator is not None:
-        # the suite's own discipline: every deployment a scenario stored carried the run id
+        # the suite's own discipline: every deployment and build a scenario stored carried the run id
         target.emulator.flush()
-        left = target.emulator.state(provider=target.provider)
-        assert left == [], f"teardown: {len(left)} deployment(s) of {target.id} did not carry runId: {left[:3]}"
+        for family in ("deployments", "builds"):
+            left = target.emulator.state(family=family, provider=target.provider)
+            assert left == [], f"teardown: {len(left)} {family} of {target.id} did not carry runId: {left[:3]}"
 
 
 @dataclass
