@@ -170,7 +170,10 @@ def token(args: argparse.Namespace) -> int:
     except LookupError as exc:
         return fail(str(exc.args[0]))
     scheme = "JWT" if args.app is not None else "Bearer"
-    print(f"Authorization: {scheme} {value}" if args.header else value)
+    try:
+        print(f"Authorization: {scheme} {value}" if args.header else value, flush=True)
+    except BrokenPipeError:  # `token ... | head -c 20`: the reader took what it wanted and left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more reaches the closed pipe
     return 0
 
 

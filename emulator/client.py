@@ -164,7 +164,7 @@ class EmulatorClient:
     # -- control -----------------------------------------------------------------------------
 
     def reset(self, site: str | None = None) -> None:
-        """Forget stored and pending deployments, of every site or of one."""
+        """Forget stored and pending deployments and builds, of every site or of one."""
         self._call("POST", "/_emulator/reset", params={"site": site})
 
     def flush(self) -> int:

@@ -86,7 +86,8 @@ HELP = {
     "recover_data": "start on a damaged data folder: keep what is intact, report each thing dropped, and set the "
     "damaged files aside (without it, damage stops the start with one line naming the file and line)",
     "jitter": "up to this many seconds more of apply delay, drawn per operation (see --seed)",
-    "out_of_order": "deliver pending writes of one deployment newest first (exercises updateSequenceNumber handling)",
+    "out_of_order": "deliver pending writes of one deployment or build newest first (exercises updateSequenceNumber "
+    "handling)",
     "rate_limit": "a token-bucket rate limit for every site, as RATE/BURST (calls per second / burst), e.g. 10/20",
     "faults": "a JSON file with a list of fault rules to start with (the bodies POST /_emulator/faults takes)",
     "max_pending": "most operations the apply queue holds; past that, writes get 503 with Retry-After",

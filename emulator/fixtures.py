@@ -262,6 +262,7 @@ def _seed(registry: SiteRegistry, family: Any, seed: Any, where: str) -> Seed:
     if site is None:
         raise FixtureError(f"{where}: no site named {seed.site!r}")
     provider = _seed_provider(site, seed, where)
+    _check_allowed(site, provider, family, where)
     body = {family.name: getattr(seed, family.name), "properties": seed.properties}
     try:
         submission = family.parser.parse(json.dumps(body).encode())
@@ -269,7 +270,8 @@ def _seed(registry: SiteRegistry, family: Any, seed: Any, where: str) -> Seed:
         raise FixtureError(f"{where}: {'; '.join(exc.messages)}") from exc
     bad = [item for item in submission.items if isinstance(item, RejectedInput)]
     if bad:
-        raise FixtureError(f"{where}: {bad[0].key}: {'; '.join(bad[0].messages)}")
+        shown = json.dumps(family.key_json(bad[0].key), ensure_ascii=False)
+        raise FixtureError(f"{where}: {shown}: {'; '.join(bad[0].messages)}")
     good = [item for item in submission.items if isinstance(item, EntityInput)]
     return Seed(family.kind, site, provider, good, submission.properties)
 
@@ -284,6 +286,16 @@ def load_fault_rules(path: str | Path) -> list[dict[str, Any]]:
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
         raise FixtureError(f"{path}: a fault rule file is a JSON list of rule objects")
     return rules
+
+
+def _check_allowed(site: Site, provider: Provider, family: Any, where: str) -> None:
+    """A seed's provider may call its family: an app declares the family's module, a client has its permission;
+    otherwise it could never read what the seed stores."""
+    if provider.kind == "connect":
+        if family.connect_module not in site.connect_apps[provider.id].modules:
+            raise FixtureError(f"{where}: app {provider.id!r} does not declare the {family.connect_module} module")
+    elif family.oauth_permission not in site.oauth_clients[provider.id].permissions:
+        raise FixtureError(f"{where}: OAuth client {provider.id!r} lacks the {family.oauth_permission!r} permission")
 
 
 def _seed_provider(site: Site, seed: _SeedSpec, where: str) -> Provider:

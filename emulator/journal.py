@@ -226,6 +226,9 @@ class Journal:
         unknown = set(filters) - set(FILTERS)
         if unknown:
             raise QueryError(f"unknown filter(s): {', '.join(sorted(unknown))}; use {', '.join(FILTERS)}")
+        families = sorted(set(self.families.values()))
+        if "family" in filters and families and filters["family"] not in families:
+            raise QueryError(f"family must be one of {', '.join(families)}, got {filters['family']!r}")
         found: Iterable[Entry] = reversed(self._entries)
         for name, value in filters.items():
             if name in _MATCHES:

@@ -211,3 +211,38 @@ def test_the_configuration_page_gives_every_setting_with_its_default() -> None:
         else:
             assert default in {f"`{value}`", f"`{value:g}`" if isinstance(value, float) else ""}, row
     assert seen == {f.name for f in fields(Settings)}
+
+
+BUILD = {
+    "pipelineId": "web", "buildNumber": 1, "updateSequenceNumber": 1, "displayName": "#1",
+    "url": "https://ci.example.com/1", "state": "successful", "lastUpdated": "2026-11-01T10:00:00Z",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("modules", "build", "message"),
+    [
+        (["jiraDeploymentInfoProvider"], BUILD, "app 'ci' does not declare the jiraBuildInfoProvider module"),
+        (None, {**BUILD, "state": "done"}, 'builds[0]: {"pipelineId": "web", "buildNumber": 1}: \'state\''),
+    ],
+    ids=["app-without-the-builds-module", "bad-build"],
+)
+def test_a_build_seed_is_checked_as_a_submit_of_it_would_be(
+    tmp_path: Path, modules: list[str] | None, build: dict, message: str
+) -> None:
+    app = {"key": "ci", "clientKey": "ck", "sharedSecret": "s" * 32} | ({"modules": modules} if modules else {})
+    fixtures = {"sites": [{"name": "s", "baseUrl": "http://s.test", "cloudId": "c", "connectApps": [app]}],
+                "builds": [{"builds": [build]}]}  # fmt: skip
+    (tmp_path / "sites.json").write_text(json.dumps(fixtures))
+    with pytest.raises(FixtureError, match=re.escape(message)):
+        create_app(Settings(fixtures=str(tmp_path / "sites.json")))
+
+
+def test_seeded_builds_are_there_at_start(tmp_path: Path) -> None:
+    app = {"key": "ci", "clientKey": "ck", "sharedSecret": "s" * 32}
+    fixtures = {"sites": [{"name": "s", "baseUrl": "http://s.test", "cloudId": "c", "connectApps": [app]}],
+                "builds": [{"builds": [BUILD], "properties": {"repo": "r"}}]}  # fmt: skip
+    (tmp_path / "sites.json").write_text(json.dumps(fixtures))
+    with TestClient(create_app(Settings(fixtures=str(tmp_path / "sites.json"), apply_delay=0))) as client:
+        (stored,) = client.get("/_emulator/state", params={"family": "builds"}).json()["builds"]
+    assert stored["key"] == {"pipelineId": "web", "buildNumber": 1} and stored["properties"] == {"repo": "r"}

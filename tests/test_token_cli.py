@@ -256,3 +256,14 @@ def test_subprocess_curl_style(server: ThreadedServer) -> None:
     assert failed.returncode == 2
     assert failed.stdout == ""
     assert "no Connect app 'ghost'" in failed.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """``token ... | head -c 8``: the pipe closes before the token is written whole."""
+    reader = subprocess.Popen(["head", "-c", "0"], stdin=subprocess.PIPE)
+    assert reader.stdin is not None
+    reader.wait(timeout=10)  # gone before the token is printed: the write meets a closed pipe
+    command = [sys.executable, "-m", "emulator", "token", "--app", "emulator-app", "--method", "GET", "--url", "/x"]
+    done = subprocess.run(command, stdout=reader.stdin, stderr=subprocess.PIPE, timeout=30)
+    reader.stdin.close()
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr

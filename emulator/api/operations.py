@@ -38,7 +38,9 @@ async def submit(ctx: Context) -> Answer:
     latest = ctx.service.latest_accepted(family.kind, ctx.site, ctx.provider)
     findings = ctx.contract.submission(family.kind, ctx.site.name, ctx.provider, valid, latest, ctx.now)
     if may_hold_astral(body):  # rare: then every limited string is measured in UTF-16 code units too
-        findings += ctx.contract.text_lengths(valid, submission.properties, text_limits(family.parser.shapes.request))
+        shapes = family.parser.shapes
+        limits = text_limits(shapes.request)
+        findings += ctx.contract.text_lengths(valid, submission.properties, limits, shapes.items_field)
     ctx.note(findings)
     outcome = ctx.service.submit(family.kind, ctx.site, ctx.provider, valid, submission.properties)
     ctx.contract.accepted(family.kind, ctx.site.name, ctx.provider, outcome.accepted)

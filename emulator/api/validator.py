@@ -132,15 +132,25 @@ class Validator:
     # -- pydantic errors to Jira-style messages ----------------------------------------------------------
 
     def _messages(self, error: ValidationError, document: Any, prefix: tuple[str | int, ...] = ()) -> list[str]:
+        """One message per problem. A value that fits no member of a union (a property's value: a string or
+        a whole number) gets one message naming what each member wants."""
         found: list[str] = []
+        alternatives: dict[str, list[str]] = {}  # a union's field -> what each of its members wants
         for detail in error.errors(include_url=False, include_input=False):
-            text = self._message(detail, document, prefix)
+            loc = self._without_union_tags(detail["loc"])
+            within = _within_document(document, loc)
+            text = self._message({**detail, "loc": loc[:within]}, document, prefix)
+            if within < len(loc):  # the rest of loc names a union's member, not a place in the document
+                field = f"'{_path(prefix + loc[:within])}' "
+                alternatives.setdefault(field, []).append(text.removeprefix(field))
+                text = field + " or ".join(alternatives[field])
+                found = [t for t in found if not t.startswith(field)]
             if text not in found:
                 found.append(text)
         return found
 
     def _message(self, detail: ErrorDetails, document: Any, prefix: tuple[str | int, ...]) -> str:
-        loc = self._without_union_tags(detail["loc"])
+        loc = detail["loc"]
         ctx: dict[str, Any] = dict(detail.get("ctx") or {})
         kind = detail["type"]
         if loc and loc[-1] == "[key]":
@@ -176,6 +186,21 @@ def _path(loc: tuple[str | int, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
     return text
+
+
+def _within_document(document: Any, loc: tuple[str | int, ...]) -> int:
+    """How many leading parts of ``loc`` are places in ``document``: pydantic adds a union member's label (such
+    as ``constrained-str``) after the place of a value that fits none."""
+    for depth, part in enumerate(loc):
+        if isinstance(document, dict) and part in document:
+            document = document[part]
+        elif isinstance(document, list) and isinstance(part, int) and 0 <= part < len(document):
+            document = document[part]
+        elif isinstance(part, str) and part != "[key]" and depth and not isinstance(document, dict):
+            return depth  # a label: a value (not an object) has no member of that name
+        else:
+            return len(loc)  # a member the object lacks (a required field), or a key's own problem
+    return len(loc)
 
 
 def _length_at(document: Any, loc: tuple[str | int, ...]) -> int | str:

@@ -100,18 +100,20 @@ class ContractChecker:
 
     def text_lengths(
         self,
-        deployments: Iterable[EntityInput],
+        entities: Iterable[EntityInput],
         properties: dict[str, Any],
         limits: dict[tuple[str, ...], int],
+        items_field: str,
     ) -> list[Finding]:
         """``utf16-length`` findings for a request that may hold characters outside the Basic Multilingual
-        Plane (the caller asks only then: the check reads every deployment's data). ``limits`` maps a
-        string's path of member names (``"*"`` for a property's name) to its most characters."""
+        Plane (the caller asks only then: the check reads every entity's data). ``limits`` maps a string's
+        path of member names (``"*"`` for a property's name) to its most characters; the entities are the
+        request's ``items_field`` (``deployments``, ``builds``)."""
         found = []
         for name, value in properties.items():
             found += overruns(value, ("properties", "*"), f"properties.{name}", limits, "the request")
-        for dep in deployments:
-            found += overruns(dep.data, ("deployments",), "", limits, show(dep.key))
+        for entity in entities:
+            found += overruns(entity.data, (items_field,), "", limits, show(entity.key))
         return found
 
     def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:

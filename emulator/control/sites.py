@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.api.errors import json_response
+from emulator.api.families import FAMILIES
 from emulator.domain.service import DevOpsService
 from emulator.domain.sites import Site
 from emulator.fixtures import ConnectAppSpec, OAuthClientSpec, SiteSpec, parse
@@ -119,14 +120,15 @@ class SiteHandlers:
         removed = remove(site, name)
         if removed is None:
             return problem(404, f"no {what} {name!r} on site {site.name!r}")
-        return json_response({"deletedDeployments": removed})
+        return json_response({f"deleted{family.name.capitalize()}": removed.get(family.name, 0) for family in FAMILIES})
 
     async def install_app(self, request: Request) -> Response:
         """Install a Connect app; installing the same key again updates it and keeps its data."""
         return await self._install(request, ConnectAppSpec)
 
     async def uninstall_app(self, request: Request) -> Response:
-        """Uninstall an app: its deployments and pending writes go (`{"deletedDeployments": N}`)."""
+        """Uninstall an app: its deployments, builds and pending writes go (`{"deletedDeployments": N,
+        "deletedBuilds": M}`)."""
         return await self._uninstall(request, "key", "app")
 
     async def add_client(self, request: Request) -> Response:
@@ -134,5 +136,6 @@ class SiteHandlers:
         return await self._install(request, OAuthClientSpec)
 
     async def remove_client(self, request: Request) -> Response:
-        """Remove OAuth credentials with their data; their tokens stop working at once."""
+        """Remove OAuth credentials with their data (`{"deletedDeployments": N, "deletedBuilds": M}`); their
+        tokens stop working at once."""
         return await self._uninstall(request, "client", "OAuth client")

@@ -28,9 +28,9 @@ class Registry:
         for observer in self.before_change:
             observer(kind, *args)
 
-    def _forget(self, site: str | None, provider: Provider | None = None) -> int:
+    def _forget(self, site: str | None, provider: Provider | None = None) -> dict[str, int]:
         """Forget the data of a provider on a site (of every provider when None, of every site when the site is
-        None); how many records went."""
+        None); how many records of each kind went."""
         raise NotImplementedError
 
     def reset(self, site: str | None = None) -> None:
@@ -60,7 +60,7 @@ class Registry:
         self._changing("app-install", site.name, app)
         site.connect_apps[app.key] = app
 
-    def uninstall_app(self, site: Site, key: str) -> int | None:
+    def uninstall_app(self, site: Site, key: str) -> dict[str, int] | None:
         app = site.connect_apps.get(key)
         if app is None:
             return None
@@ -72,7 +72,7 @@ class Registry:
         self._changing("client-add", site.name, client)
         site.oauth_clients[client.client_id] = client
 
-    def remove_oauth_client(self, site: Site, client_id: str) -> int | None:
+    def remove_oauth_client(self, site: Site, client_id: str) -> dict[str, int] | None:
         client = site.oauth_clients.get(client_id)
         if client is None:
             return None

@@ -405,11 +405,13 @@ class DevOpsService(Registry):
 
     # -- data a control change takes away -------------------------------------------------------
 
-    def _forget(self, site: str | None, provider: Provider | None = None) -> int:
+    def _forget(self, site: str | None, provider: Provider | None = None) -> dict[str, int]:
         if site is None:
-            count = len(self.store)
+            gone: dict[str, int] = {}
+            for (kind, _, _), part in self.store.partitions():
+                gone[kind] = gone.get(kind, 0) + len(part.records)
             self.clear_data()
-            return count
+            return gone
         self.queue.remove_site(site, provider)
         return self.store.drop(site, provider)
 

@@ -147,10 +147,14 @@ class EntityStore:
     def partitions(self) -> Iterator[tuple[PartitionId, Partition]]:
         yield from self._partitions.items()
 
-    def drop(self, site: str, provider: Provider | None = None) -> int:
-        """Forget a provider's data on a site (or every provider's), of every kind; how many records went."""
+    def drop(self, site: str, provider: Provider | None = None) -> dict[str, int]:
+        """Forget a provider's data on a site (or every provider's), of every kind; how many records of each
+        kind went."""
         doomed = [pid for pid in self._partitions if pid[1] == site and (provider is None or pid[2] == provider)]
-        return sum(len(self._partitions.pop(pid).records) for pid in doomed)
+        gone: dict[str, int] = {}
+        for pid in doomed:
+            gone[pid[0]] = gone.get(pid[0], 0) + len(self._partitions.pop(pid).records)
+        return gone
 
     def clear(self) -> None:
         self._partitions = {}

@@ -36,8 +36,8 @@ def test_partitions_are_per_site_and_provider() -> None:
     store.partition("deployments", "s1", Provider("oauth", "c")).put(record(1, {}))
     assert len(store) == 3
     assert store.get("deployments", "s2", Provider("oauth", "c"), DeploymentKey("p", "e", 1)) is None
-    assert store.drop("s1", P) == 1
-    assert store.drop("s1") == 1
+    assert store.drop("s1", P) == {"deployments": 1}
+    assert store.drop("s1") == {"deployments": 1}
     assert len(store) == 1
 
 

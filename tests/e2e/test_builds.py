@@ -268,6 +268,10 @@ def test_the_journal_names_the_builds_operations(server: ThreadedServer) -> None
     assert [e["operation"] for e in journal] == ["getBuildByKey", "submitBuilds"]
     assert journal[0]["touched"] == [{"pipelineId": "web", "buildNumber": 1}]
     assert journal[1]["touched"] == [{"pipelineId": "web", "buildNumber": 1}]
+    by_family = httpx.get(f"{server.url}/_emulator/journal", params={"family": "builds"}, timeout=5).json()
+    assert {e["family"] for e in by_family["entries"]} == {"builds"}
+    unknown = httpx.get(f"{server.url}/_emulator/journal", params={"family": "build"}, timeout=5)
+    assert unknown.status_code == 400 and "family must be one of builds, deployments" in unknown.text
 
 
 def test_builds_and_deployments_of_one_provider_are_apart(server: ThreadedServer, tmp_path: Path) -> None:
@@ -325,3 +329,40 @@ def test_strict_mode_refuses_a_builds_mistake_and_keeps_nothing_of_it(tmp_path: 
         assert "Contract rule 'sequence-number-went-backwards' (strict mode)" in refused.json()[0]["message"]
         assert http.get(f"{SITE}/pipelines/web/builds/4").status_code == 404  # nothing of the request
         assert http.get(f"{SITE}/pipelines/web/builds/3").status_code == 200
+
+
+def test_a_name_over_its_limit_in_utf16_code_units_is_a_risk_for_builds_too(server: ThreadedServer) -> None:
+    with connect(server) as http:
+        answer = http.post(f"{SITE}/bulk", json={"builds": [build(number=6, displayName="🚀" * 200)]})
+    assert answer.status_code == 202 and "utf16-length" in answer.headers["x-emulator-findings"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1.5, "'properties.n' must be a string or must be an integer"),
+        (None, "'properties.n' must be a string or must be an integer"),
+        ("x" * 256, "'properties.n' must be at most 255 characters or must be an integer"),
+    ],
+    ids=["fraction", "null", "too-long"],
+)
+def test_a_property_value_that_is_neither_text_nor_a_whole_number_is_named_plainly(
+    server: ThreadedServer, value: Any, message: str
+) -> None:
+    with connect(server) as http:
+        answer = http.post(f"{SITE}/bulk", json={"builds": [build()], "properties": {"n": value}})
+    assert answer.status_code == 400 and answer.json() == [{"message": message}]
+
+
+def test_uninstalling_an_app_counts_the_builds_and_deployments_it_takes(server: ThreadedServer) -> None:
+    app = {"key": "short-lived", "clientKey": "ck9", "sharedSecret": SECRET}
+    control = httpx.Client(base_url=server.url, headers=JSON_TYPE, timeout=5)
+    assert control.post("/_emulator/sites/ci/apps", json=app).status_code in (200, 201)
+    with connect(server, "short-lived") as http:
+        assert http.post(f"{SITE}/bulk", json={"builds": [build(number=n) for n in (1, 2)]}).status_code == 202
+    flush(server)
+    assert control.delete("/_emulator/sites/ci/apps/short-lived").json() == {
+        "deletedDeployments": 0,
+        "deletedBuilds": 2,
+    }
+    control.close()

@@ -188,7 +188,10 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
     assert http.post(bulk, content=body(deployment_data()), headers=h).status_code == 202
     state = http.get("/_emulator/sites/fresh").json()
     assert [a["key"] for a in state["connectApps"]] == ["late-app"]
-    assert http.delete("/_emulator/sites/fresh/apps/late-app", headers=JSON_TYPE).json() == {"deletedDeployments": 1}
+    assert http.delete("/_emulator/sites/fresh/apps/late-app", headers=JSON_TYPE).json() == {
+        "deletedDeployments": 1,
+        "deletedBuilds": 0,
+    }
     assert http.post(bulk, content=body(deployment_data()), headers=h).status_code == 401
     client = {"clientId": "late-bot", "clientSecret": "late-bot-secret-0123456789abcdef0123"}
     assert http.post("/_emulator/sites/fresh/oauth-clients", json=client).status_code == 201
@@ -203,7 +206,8 @@ def test_install_and_uninstall_at_run_time(http: httpx.Client) -> None:
         == 202
     )
     assert http.delete("/_emulator/sites/fresh/oauth-clients/late-bot", headers=JSON_TYPE).json() == {
-        "deletedDeployments": 1
+        "deletedDeployments": 1,
+        "deletedBuilds": 0,
     }
     r = http.get(
         gateway("33333333-3333-3333-3333-333333333333", "/pipelines/pipe/environments/env/deployments/1"),
