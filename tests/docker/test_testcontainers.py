@@ -112,6 +112,12 @@ def test_the_module_serves_fixtures_and_signs_both_ways(
         with jira.signed_client(oauth=True) as http:
             assert http.post(f"{gateway}/bulk", json={"deployments": [deployment("oauth")]}).status_code == 202
             assert http.get(key_path(gateway, "oauth")).status_code == 200
+        builds = f"/jira/builds/0.1/cloud/{site['cloudId']}"  # the same credentials reach the Builds API
+        with jira.signed_client() as http, jira.signed_client(oauth=True) as bearer:
+            assert http.post("/rest/builds/0.1/bulk", json={"builds": [build("connect")]}).status_code == 202
+            assert http.get("/rest/builds/0.1/pipelines/connect/builds/1").status_code == 200
+            assert bearer.post(f"{builds}/bulk", json={"builds": [build("oauth")]}).status_code == 202
+            assert bearer.get(f"{builds}/pipelines/oauth/builds/1").status_code == 200
         container_id = jira.get_container_id()
     assert not engine.docker("ps", "--quiet", "--filter", f"id={container_id}").strip(), "stopped on exit"
 
@@ -129,6 +135,14 @@ def test_the_package_never_needs_testcontainers() -> None:
 
 def deployment(pipeline: str) -> dict:
     return deployment_data(pipeline, "prod", 1)
+
+
+def build(pipeline: str) -> dict:
+    return {
+        "pipelineId": pipeline, "buildNumber": 1, "updateSequenceNumber": 1, "displayName": "#1",
+        "url": "https://ci.example.com/1", "state": "successful", "lastUpdated": "2026-11-01T10:00:00Z",
+        "associations": [{"associationType": "issueIdOrKeys", "values": ["ABC-1"]}],
+    }  # fmt: skip
 
 
 def key_path(base: str, pipeline: str) -> str:
