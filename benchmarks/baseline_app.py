@@ -2,15 +2,17 @@
 
 It answers the URLs the benchmarks call on the emulator, so both get byte-identical load:
 
-- ``GET`` of any deployment path: a static route answering pre-serialised DeploymentData bytes;
-- ``POST /rest/deployments/0.1/bulk``: reads the body, parses it with ``json.loads`` (nothing else) and
-  answers 202;
+- ``GET`` of any deployment (build) path: a static route answering pre-serialised DeploymentData
+  (BuildData) bytes;
+- ``POST /rest/deployments/0.1/bulk`` and ``/rest/builds/0.1/bulk``: reads the body, parses it with
+  ``json.loads`` (nothing else) and answers 202;
 - ``GET /_emulator/ready``: 200, the start-up probe.
 
 ``--raw`` serves a plain ASGI callable instead (no Starlette): the start-up floor of uvicorn itself.
-Both run with the emulator CLI's garbage-collector settings (``GC_THRESHOLDS`` below).
+``--access-log`` turns on uvicorn's access log (one line per request, its default), as a bare app runs
+when nobody turns it off. Both run with the emulator CLI's garbage-collector settings (``GC_THRESHOLDS``).
 
-    python -m benchmarks.baseline_app --host 127.0.0.1 --port 9000 [--raw]
+    python -m benchmarks.baseline_app --host 127.0.0.1 --port 9000 [--raw] [--access-log]
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from typing import Any
 READY = b'{"status":"ready"}'
 
 
-def static_body() -> bytes:
-    from benchmarks.payloads import deployment, dumps
+def static_bodies() -> tuple[bytes, bytes]:
+    """What the emulator answers to the benchmarks' GETs: deployment 1 and build 1."""
+    from benchmarks.payloads import build, deployment, dumps
 
-    return dumps(deployment(1))
+    return dumps(deployment(1)), dumps(build(1))
 
 
 def starlette_app() -> Any:
@@ -37,10 +40,13 @@ def starlette_app() -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    body = static_body()
+    deployment_body, build_body = static_bodies()
 
     async def static(request: Request) -> Response:
-        return Response(body, media_type="application/json")
+        return Response(deployment_body, media_type="application/json")
+
+    async def static_build(request: Request) -> Response:
+        return Response(build_body, media_type="application/json")
 
     async def parse_only(request: Request) -> Response:
         json.loads(await request.body())
@@ -53,8 +59,10 @@ def starlette_app() -> Any:
         routes=[
             Route("/_emulator/ready", ready, methods=["GET"]),
             Route("/rest/deployments/0.1/bulk", parse_only, methods=["POST"]),
-            # one static route: the benchmark always reads the same deployment path
+            Route("/rest/builds/0.1/bulk", parse_only, methods=["POST"]),
+            # one static route each: the benchmark always reads the same deployment and the same build
             Route("/rest/deployments/0.1/pipelines/{rest:path}", static, methods=["GET"]),
+            Route("/rest/builds/0.1/pipelines/{rest:path}", static_build, methods=["GET"]),
         ]
     )
 
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--raw", action="store_true", help="a plain ASGI callable, no Starlette")
+    parser.add_argument("--access-log", action="store_true", help="uvicorn's access log on, at level info")
     args = parser.parse_args(argv)
     import uvicorn
 
@@ -102,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         app,
         host=args.host,
         port=args.port,
-        log_level="warning",
-        access_log=False,
+        log_level="info" if args.access_log else "warning",
+        access_log=args.access_log,
         lifespan="on",
         timeout_graceful_shutdown=1,
     )

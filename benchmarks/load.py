@@ -46,6 +46,7 @@ class Request:
     headers: dict[str, str]
     body_parts: list[str] | None = None  # join with the live updateSequenceNumber between parts
     usn_start: int = 1
+    authorizations: list[str] | None = None  # one Authorization value per request, in turn (new tokens)
 
 
 @dataclass
@@ -83,16 +84,39 @@ class LoadRunner:
     def tool(self) -> str:
         return "wrk" if self.wrk else "python"
 
-    def run(self, port: int, request: Request, duration: float, connections: int | None = None) -> Result:
+    def run(
+        self, port: int, request: Request, duration: float, connections: int | None = None, *, pinned: bool = True
+    ) -> Result:
+        """One load phase; ``pinned=False`` lets the load generator run on any CPU, whatever the pinning."""
         conns = connections or self.connections
+        prefix = self.pin.client_prefix() if pinned else []
         if self.wrk:
-            return self._run_wrk(port, request, duration, conns)
-        return self._run_python(port, request, duration, conns)
+            return self._run_wrk(port, request, duration, conns, prefix)
+        return self._run_python(port, request, duration, conns, prefix)
 
-    def _run_wrk(self, port: int, request: Request, duration: float, connections: int) -> Result:
+    def _token_file(self, port: int, request: Request) -> Path | None:
+        if request.authorizations is None:
+            return None
+        path = self.tmp / f"tokens-{port}.txt"
+        path.write_text("\n".join(request.authorizations) + "\n")
+        return path
+
+    def _run_wrk(self, port: int, request: Request, duration: float, connections: int, prefix: list[str]) -> Result:
         lines = [f"wrk.method = {lua_string(request.method)}"]
         for name, value in request.headers.items():
             lines.append(f"wrk.headers[ {lua_string(name)} ] = {lua_string(value)}")
+        tokens = self._token_file(port, request)
+        if tokens is not None:
+            lines += [
+                "local tokens = {}",
+                f"for line in io.lines({lua_string(str(tokens))}) do tokens[#tokens + 1] = line end",
+                "local turn = 0",
+                "request = function()",
+                "  turn = turn % #tokens + 1",
+                '  wrk.headers["Authorization"] = tokens[turn]',
+                "  return wrk.format()",
+                "end",
+            ]
         if request.body_parts is not None:
             parts = ", ".join(lua_string(p) for p in request.body_parts)
             lines += [
@@ -112,7 +136,7 @@ class LoadRunner:
         script.write_text("\n".join(lines) + "\n" + LUA_DONE)
         seconds = max(1, round(duration))
         argv = [
-            *self.pin.client_prefix(),
+            *prefix,
             self.wrk or "wrk",
             "-t1",
             f"-c{connections}",
@@ -136,7 +160,7 @@ class LoadRunner:
             tool="wrk",
         )
 
-    def _run_python(self, port: int, request: Request, duration: float, connections: int) -> Result:
+    def _run_python(self, port: int, request: Request, duration: float, connections: int, prefix: list[str]) -> Result:
         spec: dict[str, Any] = {
             "host": HOST,
             "port": port,
@@ -148,7 +172,10 @@ class LoadRunner:
         }
         if request.body_parts is not None:
             spec |= {"body_parts": request.body_parts, "usn_start": request.usn_start}
-        argv = [*self.pin.client_prefix(), sys.executable, "-m", "benchmarks.loadgen", json.dumps(spec)]
+        tokens = self._token_file(port, request)
+        if tokens is not None:
+            spec["token_file"] = str(tokens)
+        argv = [*prefix, sys.executable, "-m", "benchmarks.loadgen", json.dumps(spec)]
         done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=duration + 60)
         if done.returncode != 0:
             raise RuntimeError(f"the Python load generator failed: {done.stderr.strip()[-2000:]}")

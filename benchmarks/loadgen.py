@@ -1,7 +1,8 @@
 """The Python load generator, used when wrk is not installed: one process, asyncio, keep-alive connections.
 
 It reads a JSON spec (argv[1]) and prints one JSON line: requests answered, seconds, statuses. A request
-is either fixed bytes (GET) or a body template whose ``updateSequenceNumber`` placeholders get a number
+is either fixed bytes (GET), a GET whose ``Authorization`` takes the next line of ``token_file`` in turn
+(a new token per request), or a body template whose ``updateSequenceNumber`` placeholders get a number
 that grows with every request (submit), so that every submission really replaces the stored data.
 
     python -m benchmarks.loadgen '{"port": 9000, "method": "GET", "path": "/...", "headers": {...},
@@ -14,6 +15,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks.client import encode_request
@@ -79,7 +81,10 @@ class Generator:
         self.headers = dict(spec.get("headers", {}))
         self.parts = [p.encode() for p in spec["body_parts"]] if spec.get("body_parts") else None
         self.usn = int(spec.get("usn_start", 1))
-        self.fixed = None if self.parts else encode_request(self.method, self.path, self.host, self.port, self.headers)
+        self.tokens = Path(spec["token_file"]).read_text().splitlines() if spec.get("token_file") else None
+        self.turn = 0
+        fixed = self.parts or self.tokens
+        self.fixed = None if fixed else encode_request(self.method, self.path, self.host, self.port, self.headers)
         self.stop_at = 0.0
         self.requests = 0
         self.statuses: dict[int, int] = {}
@@ -88,6 +93,10 @@ class Generator:
     def next_request(self) -> bytes:
         if self.fixed is not None:
             return self.fixed
+        if self.tokens:
+            self.turn = (self.turn + 1) % len(self.tokens)
+            headers = self.headers | {"Authorization": self.tokens[self.turn]}
+            return encode_request(self.method, self.path, self.host, self.port, headers)
         self.usn += 1
         body = str(self.usn).encode().join(self.parts or [])
         return encode_request(self.method, self.path, self.host, self.port, self.headers, body)

@@ -7,6 +7,9 @@ stored deployment is about 700 bytes of compact JSON, the size the memory target
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -87,6 +90,57 @@ def get_path(number: int, pipeline: str = PIPELINE, environment: str = ENVIRONME
     return f"/rest/deployments/0.1/pipelines/{pipeline}/environments/{environment}/deployments/{number}"
 
 
+# -- builds --------------------------------------------------------------------------------------------
+
+BUILDS_SUBMIT_PATH = "/rest/builds/0.1/bulk"
+
+
+def build(number: int, usn: int = 1, *, pipeline: str = PIPELINE) -> dict[str, Any]:
+    """A valid BuildData for the default site, with the optional fields a CI system fills."""
+    return {
+        "schemaVersion": "1.0",
+        "pipelineId": pipeline,
+        "buildNumber": number,
+        "updateSequenceNumber": usn,
+        "displayName": f"Build {number}",
+        "description": "Build of bench-service after a merge",
+        "label": f"release-2026.11.{number % 1000}",
+        "url": f"https://ci.example.com/pipelines/{pipeline}/builds/{number}",
+        "state": "successful",
+        "lastUpdated": LAST_UPDATED,
+        "associations": [{"associationType": "issueIdOrKeys", "values": ["BENCH-1", f"BENCH-{number % 9000 + 2}"]}],
+        "testInfo": {"totalNumber": 120, "numberPassed": 118, "numberFailed": 1, "numberSkipped": 1},
+        "references": [
+            {
+                "commit": {"id": f"{number:040x}", "repositoryUri": "https://git.example.com/bench-repo"},
+                "ref": {"name": "main", "uri": "https://git.example.com/bench-repo/tree/main"},
+            }
+        ],
+    }
+
+
+def builds_submit_body(first_number: int, count: int, usn: int) -> bytes:
+    """A submitBuilds body with ``count`` builds numbered from ``first_number``."""
+    return dumps(
+        {
+            "builds": [build(first_number + i, usn) for i in range(count)],
+            "providerMetadata": {"product": "bench-ci 1.0"},
+        }
+    )
+
+
+def builds_submit_template(count: int) -> list[bytes]:
+    """The submitBuilds body split around every updateSequenceNumber, as ``submit_template``."""
+    return builds_submit_body(1, count, USN_MARK).split(str(USN_MARK).encode())
+
+
+def build_get_path(number: int, pipeline: str = PIPELINE) -> str:
+    return f"/rest/builds/0.1/pipelines/{pipeline}/builds/{number}"
+
+
+# -- tokens ----------------------------------------------------------------------------------------------
+
+
 def sign(method: str, path: str, *, unique: bool = False) -> str:
     """A Connect JWT for one request (method + path, no query): the ``Authorization`` header value.
 
@@ -100,3 +154,28 @@ def sign(method: str, path: str, *, unique: bool = False) -> str:
         method, path, APP_KEY, SHARED_SECRET, timeout_secs=TOKEN_LIFETIME, payload_kwargs=claims
     )
     return f"JWT {token}"
+
+
+def fresh_tokens(method: str, path: str, count: int) -> list[str]:
+    """``count`` ``Authorization`` values for one request, each a different token (its own ``jti``), as a
+    Connect client that signs every call sends them. The claims are those of ``sign(..., unique=True)``,
+    whose qsh (from atlassian-jwt, not from the emulator) is computed once; each copy is signed here with
+    HMAC-SHA256, many times faster than a JWT library's encode, so that tens of thousands take a second."""
+    first = json.loads(_b64decode(sign(method, path).removeprefix("JWT ").split(".")[1]))
+    claims = {name: first[name] for name in ("iss", "iat", "exp", "qsh")}
+    head = _b64encode(dumps({"alg": "HS256", "typ": "JWT"}))
+    run = uuid.uuid4().hex[:16]  # jti: this call's random prefix and a counter
+    tokens = []
+    for index in range(count):
+        signing_input = f"{head}.{_b64encode(dumps(claims | {'jti': f'{run}-{index}'}))}".encode()
+        signature = hmac.new(SHARED_SECRET.encode(), signing_input, hashlib.sha256).digest()
+        tokens.append(f"JWT {signing_input.decode()}.{_b64encode(signature)}")
+    return tokens
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -16,24 +16,23 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks import payloads, profiling, servers
 from benchmarks.client import Client
-from benchmarks.load import LoadRunner, Request, Result, wrk_version
-from benchmarks.servers import HOST, ROOT, Pinning, Server
+from benchmarks.load import LoadRunner, wrk_version
+from benchmarks.report import Report, Row, log, markdown_table, median, verdict
+from benchmarks.servers import HOST, ROOT, Pinning
+from benchmarks.throughput import contract_findings, get_request, prepare_emulator, submit_request, throughput
 
 GB = 1_000_000_000
 
 TARGETS = {
-    "get_ratio": 0.70,  # emulator / bare static route, requests per second
-    "submit_ratio": 0.50,  # emulator / parse-only route, deployments per second
     "delete_ratio": 1.5,  # 10 of 1,000,000 / 10 of 1,000, time per delete: "as fast", within noise
     "memory_bytes": 1.5 * GB,  # resident memory holding 1,000,000 deployments
     "startup_ratio": 1.30,  # emulator ready / bare app first answer
@@ -85,189 +84,6 @@ class Plan:
             reset_size=100_000,
             reset_repeats=3,
             profile_seconds=8,
-        )
-
-
-@dataclass
-class Row:
-    name: str
-    emulator: str
-    baseline: str
-    measured: str
-    target: str
-    result: str  # PASS, FAIL, SKIP, INFO
-    note: str = ""
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=list)
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-# -- HTTP throughput ----------------------------------------------------------------------------------
-
-
-def get_request() -> Request:
-    path = payloads.get_path(1)
-    return Request("GET", path, {"Authorization": payloads.sign("GET", path)})
-
-
-def submit_request(usn_start: int) -> Request:
-    parts = [p.decode() for p in payloads.submit_template(100)]
-    headers = {
-        "Content-Type": "application/json",
-        "Authorization": payloads.sign("POST", payloads.SUBMIT_PATH),
-    }
-    return Request("POST", payloads.SUBMIT_PATH, headers, body_parts=parts, usn_start=usn_start)
-
-
-def prepare_emulator(server: Server) -> None:
-    """Store deployment 1 (the GET target) and check that a 100-deployment submit is accepted whole."""
-    auth = payloads.sign("POST", payloads.SUBMIT_PATH)
-    with Client(HOST, server.port) as client:
-        status, body = client.request(
-            "POST",
-            payloads.SUBMIT_PATH,
-            {"Authorization": auth, "Content-Type": "application/json"},
-            payloads.submit_body(1, 100, 1),
-        )
-        answer = json.loads(body)
-        if status != 202 or len(answer["acceptedDeployments"]) != 100 or answer["rejectedDeployments"]:
-            raise RuntimeError(f"the emulator refused the benchmark's submit: {status} {body[:500]!r}")
-        client.request("POST", "/_emulator/queue/flush", {"Content-Type": "application/json"})
-        req = get_request()
-        status, body = client.request("GET", req.path, req.headers)
-        if status != 200 or json.loads(body)["deploymentSequenceNumber"] != 1:
-            raise RuntimeError(f"the emulator did not serve the benchmark's GET: {status} {body[:500]!r}")
-
-
-def contract_findings(server: Server) -> list[str]:
-    """Contract rules the benchmark's own traffic broke (it must break none: findings cost extra work)."""
-    with Client(HOST, server.port) as client:
-        status, body = client.request("GET", "/_emulator/contract-report")
-    if status != 200:
-        return []
-    try:
-        providers = json.loads(body).get("providers", [])
-        return sorted({f"{f['rule']} x{f['count']}" for p in providers for f in p.get("findings", [])})
-    except (ValueError, AttributeError, KeyError, TypeError):
-        return []
-
-
-def refusals(server: Server) -> str:
-    """What the emulator's journal says about the calls it refused (status 400 or more), newest first: a run
-    with errors names their statuses and a reason, not only a count."""
-    with Client(HOST, server.port) as client:
-        status, body = client.request("GET", "/_emulator/journal?status=4xx&limit=1000")
-        status5, body5 = client.request("GET", "/_emulator/journal?status=5xx&limit=1000")
-    calls = [c for s, b in ((status, body), (status5, body5)) if s == 200 for c in json.loads(b)["entries"]]
-    if not calls:
-        return "none in the journal (socket errors)"
-    counts: dict[int, int] = {}
-    for call in calls:
-        counts[call["status"]] = counts.get(call["status"], 0) + 1
-    shown = ", ".join(f"{n}x {code}" for code, n in sorted(counts.items()))
-    return f"{shown} among the newest refusals the journal keeps; the newest: {calls[0].get('reason')}"
-
-
-def flush(server: Server) -> None:
-    with Client(HOST, server.port) as client:
-        client.request("POST", "/_emulator/queue/flush", {"Content-Type": "application/json"})
-
-
-def throughput(plan: Plan, loader: LoadRunner, emulator: Server, baseline: Server, report: Report) -> None:
-    runs: dict[str, dict[str, list[Result]]] = {
-        "get": {"emulator": [], "baseline": []},
-        "submit": {"emulator": [], "baseline": []},
-    }
-    usn = iter(range(1, 10_000))
-
-    def one(kind: str, server: Server, seconds: float) -> Result:
-        request = get_request() if kind == "get" else submit_request(next(usn) * 100_000_000)
-        cpu = server.cpu_seconds()
-        result = loader.run(server.port, request, seconds, connections=8 if kind == "get" else 4)
-        if result.errors and server is emulator:
-            log(f"{kind}: the emulator refused calls: {refusals(server)}")
-        if kind == "submit" and server is emulator:
-            # apply what is still pending now, on this run's CPU account, so that the applier does no work
-            # while the baseline runs on the same CPU
-            flush(server)
-        result.server_cpu = (server.cpu_seconds() - cpu) / result.seconds
-        return result
-
-    for kind in ("get", "submit"):
-        log(f"{kind}: warm-up")
-        for server in (emulator, baseline):
-            one(kind, server, plan.warmup)
-        for round_index in range(plan.rounds):
-            order = (emulator, baseline) if round_index % 2 == 0 else (baseline, emulator)
-            for server in order:
-                result = one(kind, server, plan.seconds)
-                runs[kind][server.name].append(result)
-                log(
-                    f"{kind} round {round_index + 1}/{plan.rounds} {server.name}: {result.rate:,.0f} req/s"
-                    f" (p99 {result.p99_us / 1000:.1f} ms, server CPU {result.server_cpu:.0%},"
-                    f" errors {result.errors})"
-                )
-
-    for kind in ("get", "submit"):
-        emu, base = runs[kind]["emulator"], runs[kind]["baseline"]
-        bad = sum(r.errors for r in emu + base)
-        scale = 100 if kind == "submit" else 1
-        emu_rate = median([r.rate * scale for r in emu])
-        base_rate = median([r.rate * scale for r in base])
-        paired = median([e.rate / b.rate for e, b in zip(emu, base, strict=True) if b.rate])
-        # requests per CPU-second of the server: steadier than throughput when other work takes CPU time
-        per_cpu = median(
-            [
-                (e.rate / e.server_cpu) / (b.rate / b.server_cpu)
-                for e, b in zip(emu, base, strict=True)
-                if e.server_cpu > 0 and b.server_cpu > 0
-            ]
-        )
-        emu_cpu, base_cpu = median([r.server_cpu for r in emu]), median([r.server_cpu for r in base])
-        cpu_use = f"server CPU use {emu_cpu:.0%} vs {base_cpu:.0%}"
-        report.raw[f"{kind}_throughput"] = {
-            "emulator": [asdict(r) | {"rate": r.rate} for r in emu],
-            "baseline": [asdict(r) | {"rate": r.rate} for r in base],
-            "ratio_of_medians": emu_rate / base_rate if base_rate else None,
-            "median_paired_ratio": paired,
-            "median_paired_ratio_per_cpu_second": per_cpu,
-        }
-        unit = "deployments/s" if kind == "submit" else "req/s"
-        target = TARGETS[f"{kind}_ratio"]
-        note = f"throughput ratio {paired:.2f}×, per server CPU-second {per_cpu:.2f}×; {cpu_use}"
-        if bad:
-            note += f"; {bad} non-2xx or socket errors: run invalid"
-        if kind == "get":
-            name = "`getDeploymentByKey`, Connect JWT + qsh verified, vs a bare static route"
-        else:
-            name = "`submitDeployments`, 100 deployments per request, vs a parse-only route"
-        report.rows.append(
-            Row(
-                name=f"{name} ({unit})",
-                emulator=f"{emu_rate:,.0f}",
-                baseline=f"{base_rate:,.0f}",
-                measured=f"{min(paired, per_cpu):.2f}×",
-                target=f"≥ {target:.2f}×",
-                result="FAIL" if bad else verdict(min(paired, per_cpu) >= target),
-                note=note,
-            )
         )
 
 
@@ -669,18 +485,6 @@ def machine_facts(pin: Pinning, loader: LoadRunner, libraries: dict[str, dict[st
     ]
 
 
-def markdown_table(rows: list[Row]) -> str:
-    lines = [
-        "| Benchmark | Emulator | Baseline | Measured | Target | Result | Notes |",
-        "|---|---:|---:|---:|---|:---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.name} | {r.emulator} | {r.baseline} | {r.measured} | {r.target} | **{r.result}** | {r.note} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds, 100,000 instead of 1,000,000")
@@ -730,13 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if "http" in phases:
-        with servers.emulator(pin).start(log_dir) as emu, servers.baseline(pin).start(log_dir) as base:
-            libraries = {"emulator": emu.loaded_libraries(), "baseline": base.loaded_libraries()}
-            prepare_emulator(emu)
-            throughput(plan, loader, emu, base, report)
-            broken = contract_findings(emu)
-            if broken:
-                report.notes.append("WARNING: the benchmark's traffic raised contract findings: " + ", ".join(broken))
+        log("HTTP throughput")
+        libraries = throughput(plan, loader, pin, log_dir, report)
     if "inprocess" in phases:
         log("in-process GET")
         in_process(plan, report)

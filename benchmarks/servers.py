@@ -121,6 +121,15 @@ class Server:
                 self.process.wait()
         self.process = None
 
+    def run_on(self, cpus: set[int] | None) -> None:
+        """Move every thread of the running server onto ``cpus`` (None: any CPU of the machine)."""
+        allowed = cpus if cpus is not None else set(range(os.cpu_count() or 1))
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                os.sched_setaffinity(int(task.name), allowed)
+            except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile
+                pass
+
     def cpu_seconds(self) -> float:
         """CPU time the server process (all its threads) has run so far: schedstat (ns), else stat (ticks)."""
         try:
@@ -150,26 +159,20 @@ class Server:
         self.stop()
 
 
-def emulator(pin: Pinning, *, apply_delay: float | None = None, name: str = "emulator") -> Server:
+def emulator(
+    pin: Pinning, *, apply_delay: float | None = None, name: str = "emulator", log_level: str | None = "warning"
+) -> Server:
+    """The emulator through its CLI; ``log_level=None`` leaves the level at its default (info: the call log)."""
     port = free_port()
-    argv = [
-        *pin.server_prefix(),
-        sys.executable,
-        "-m",
-        "emulator",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    argv = [*pin.server_prefix(), sys.executable, "-m", "emulator", "--host", HOST, "--port", str(port)]
+    if log_level is not None:
+        argv += ["--log-level", log_level]
     if apply_delay is not None:
         argv += ["--apply-delay", str(apply_delay)]
     return Server(name, argv, port)
 
 
-def baseline(pin: Pinning, *, raw: bool = False, name: str = "baseline") -> Server:
+def baseline(pin: Pinning, *, raw: bool = False, access_log: bool = False, name: str = "baseline") -> Server:
     port = free_port()
     argv = [
         *pin.server_prefix(),
@@ -183,4 +186,6 @@ def baseline(pin: Pinning, *, raw: bool = False, name: str = "baseline") -> Serv
     ]
     if raw:
         argv.append("--raw")
+    if access_log:
+        argv.append("--access-log")
     return Server(name, argv, port)
