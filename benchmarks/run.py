@@ -300,6 +300,17 @@ def delete_http(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None
 # -- domain (in-process, own subprocesses) ------------------------------------------------------------
 
 
+def durability(quick: bool) -> list[Row]:
+    """The durable-state rows, from ``python -m benchmarks.durability`` in its own process."""
+    from benchmarks.durability import rows
+
+    argv = [sys.executable, "-m", "benchmarks.durability", *(["--quick"] if quick else [])]
+    done = subprocess.run(argv, cwd=ROOT, env=servers.child_env(), capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmarks.durability failed:\n{done.stderr[-3000:]}")
+    return rows(json.loads(done.stdout))
+
+
 def domain(name: str, *args: str) -> dict[str, Any]:
     argv = [sys.executable, "-m", "benchmarks.domain", name, *args]
     done = subprocess.run(argv, cwd=ROOT, env=servers.child_env(), capture_output=True, text=True, timeout=3600)
@@ -490,8 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds, 100,000 instead of 1,000,000")
     parser.add_argument(
         "--only",
-        default="http,inprocess,startup,visibility,domain,delete-http,profile",
-        help="comma-separated phases: http, inprocess, startup, visibility, domain, delete-http, profile",
+        default="http,inprocess,startup,visibility,domain,delete-http,durability,profile",
+        help="comma-separated phases: http, inprocess, startup, visibility, domain, delete-http, durability, profile",
     )
     parser.add_argument(
         "--profile",
@@ -549,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
         domain_benchmarks(plan, report)
     if "delete-http" in phases:
         delete_http(plan, pin, log_dir, report)
+    if "durability" in phases:
+        log("durable state: replay, compaction, out-of-order submits")
+        report.rows += durability(args.quick)
     if "profile" in phases:
         log("profiles (py-spy)")
         profiles(plan, pin, loader, log_dir, out, report)
