@@ -2,7 +2,8 @@
 
 ``Parser.parse`` first decodes the body with msgspec into the family's declared structs (``bodies/``), which
 carry every limit of the 2026 schema, with unknown members, nulls where a value is required, coercions and
-anything else unusual refused. A request that passes, and whose formats (``check`` in the declaration) and
+anything else unusual refused (the items' string patterns are matched after decoding, all values of a
+pattern at once: ``patterns.py``). A request that passes, and whose formats (``check`` in the declaration) and
 cross-field rules hold, is accepted whole: the result is what the full validator would give, and each
 entity's stored body is encoded straight from its struct. Every other request goes to the full validator
 (``validator.py``, pydantic, imported on first use), which alone decides what is a 400 and words every
@@ -18,12 +19,14 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from itertools import chain
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
 
 from emulator.api.bodies.types import all_date_times, all_uris
+from emulator.api.patterns import Unpatterned
 from emulator.domain.model import EntityInput, Key
 
 
@@ -71,8 +74,9 @@ class Shapes:
     def items_field(self) -> str:
         return str(self.request.items_field)  # type: ignore[attr-defined]
 
-    @property
+    @cached_property
     def items_attribute(self) -> str:
+        """The attribute of the request struct that holds the entities (read on every request)."""
         return _snake(self.items_field)
 
     @property
@@ -102,9 +106,14 @@ class Parser:
         return Validator(self.shapes)
 
     @cached_property
+    def _unpatterned(self) -> Unpatterned:
+        """The request's structs as the fast decoder reads them, their items' patterns checked apart."""
+        return Unpatterned(self.shapes.request, self.shapes.items_attribute)
+
+    @cached_property
     def _decoder(self) -> msgspec.json.Decoder[Any]:
         """Built on the first submit: msgspec reads every struct's field types then, time start-up does not need."""
-        return msgspec.json.Decoder(self.shapes.request)
+        return msgspec.json.Decoder(self._unpatterned.request)
 
     @cached_property
     def _rules(self) -> _ItemRules:
@@ -118,7 +127,7 @@ class Parser:
         except (msgspec.MsgspecError, ValueError):  # ValueError: UnicodeDecodeError on invalid UTF-8
             return None
         items = getattr(request, self.shapes.items_attribute)
-        if not self._rules.hold(items):
+        if not (self._rules.hold(items) and self._unpatterned.hold(items)):
             return None
         buffer = bytearray()  # each entity is encoded into it, then copied out at its exact size
         fast_input = self.shapes.fast_input
@@ -168,8 +177,11 @@ class _ItemRules:
         if self.required_any is not None and self.absent in map(self.required_any, items):
             return False  # a rejection: the full validator words it
         for groups_of, limit in self.totals:
-            for groups in map(groups_of, items):
-                if groups is not None and len(groups) > 1 and sum(map(len, map(_VALUES, groups))) > limit:
+            every = list(filter(None, map(groups_of, items)))
+            if sum(map(len, map(_VALUES, chain.from_iterable(every)))) <= limit:
+                continue  # all of the request's values together are within one item's limit
+            for groups in every:
+                if len(groups) > 1 and sum(map(len, map(_VALUES, groups))) > limit:
                     return False  # one group is bounded by its own limit: only several can pass the total
         return all_uris(list(self._values("uri", items))) and all_date_times(self._values("date-time", items))
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.api.bodies.deployments import PARSER
-from emulator.api.bodies.types import all_uris, is_uri
+from emulator.api.bodies.types import ISSUE_ID_OR_KEY_PATTERN, ISSUE_KEY_PATTERN, all_match, all_uris, is_uri
 from emulator.api.submissions import RequestInvalid, Submission
 from emulator.domain.model import DeploymentInput, to_body
 from tests import strategies
@@ -135,6 +135,16 @@ UNUSUAL = {
     "bad date": lambda d: d.update(lastUpdated="2026-02-30T00:00:00Z"),
     "no links": lambda d: d.pop("associations"),
     "issue key with newline": lambda d: d.update(issueKeys=["ABC-1\n"]),
+    "issue key that is no key": lambda d: d.update(issueKeys=["ABC-1", "not a key"]),
+    "issue id or key that is neither": lambda d: d["associations"][0].update(values=["ABC-1", "ABC-"]),
+    "issue id or key with newline": lambda d: d["associations"][0].update(values=["ABC-1\nABC-2"]),
+    "empty issue id or key": lambda d: d["associations"][0].update(values=[""]),
+    "older issueKeys association, bad key": lambda d: d.update(
+        associations=[{"associationType": "issueKeys", "values": ["ABC 1"]}]
+    ),
+    "service ids are no issue keys": lambda d: d.update(
+        associations=[*d["associations"], {"associationType": "serviceIdOrKeys", "values": ["svc 1", "x"]}]
+    ),
     "too many values in total": lambda d: d.update(
         associations=[
             {"associationType": "serviceIdOrKeys", "values": [str(i) for i in range(300)]},
@@ -281,3 +291,29 @@ def test_urls_checked_together_are_each_checked(values: list[str]) -> None:
 )
 def test_a_newline_never_joins_two_halves_into_valid_urls(values: list[str]) -> None:
     assert not all_uris(values)
+
+
+key_parts = st.sampled_from(["ABC", "a_1", "-", "1", "12", "\n", " ", "", "é", "٣", "A" * 256, "9" * 256])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([ISSUE_KEY_PATTERN, ISSUE_ID_OR_KEY_PATTERN]),
+    st.sets(st.lists(key_parts, max_size=4).map("".join) | st.text(max_size=6), max_size=5),
+)
+def test_issue_keys_checked_together_are_each_checked(pattern: str, values: set[str]) -> None:
+    assert all_match(pattern, values) == all(re.search(pattern, value) for value in values)
+
+
+def test_the_fast_path_still_takes_valid_requests_with_every_kind_of_issue_association() -> None:
+    data = valid()
+    data["issueKeys"] = ["ABC-1"]
+    data["associations"] = [
+        {"associationType": "issueIdOrKeys", "values": ["ABC-1", "10001"]},
+        {"associationType": "issueKeys", "values": ["XY_2-3"]},
+        {"associationType": "serviceIdOrKeys", "values": ["not an issue key"]},
+    ]
+    body = request([data])
+    fast = parse_valid_submission(body)
+    assert fast is not None
+    assert_same(fast, full(body))

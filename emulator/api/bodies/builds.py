@@ -9,6 +9,7 @@ Field order is the order GET returns a build's members in.
 from __future__ import annotations
 
 import sys
+from itertools import starmap
 from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import UNSET, Meta, UnsetType
@@ -151,7 +152,7 @@ class SubmitBuildsResponse(Body):
 def submit_answer(outcome: Any, rejected: list[tuple[DomainKey, list[str]]]) -> SubmitBuildsResponse:
     """The 202 body of a submit: ``outcome`` is the domain's SubmitOutcome, ``rejected`` every rejection."""
     return SubmitBuildsResponse(
-        [BuildKey(*key) for key in outcome.accepted],
+        list(starmap(BuildKey, outcome.accepted)),
         [RejectedBuild(BuildKey(*key), [ErrorMessage(m) for m in messages]) for key, messages in rejected],
         outcome.unknown_issue_keys,
         outcome.unknown_associations,

@@ -8,6 +8,7 @@ order is the order GET returns a deployment's members in.
 from __future__ import annotations
 
 import sys
+from itertools import starmap
 from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import UNSET, Meta, UnsetType
@@ -259,7 +260,7 @@ def full_input(data: dict[str, Any], deployment: Any) -> DeploymentInput:
 def submit_answer(outcome: Any, rejected: list[tuple[DomainKey, list[str]]]) -> SubmitDeploymentsResponse:
     """The 202 body of a submit: ``outcome`` is the domain's SubmitOutcome, ``rejected`` every rejection."""
     return SubmitDeploymentsResponse(
-        [DeploymentKey(*key) for key in outcome.accepted],
+        list(starmap(DeploymentKey, outcome.accepted)),
         [RejectedDeployment(DeploymentKey(*key), [ErrorMessage(m) for m in messages]) for key, messages in rejected],
         outcome.unknown_issue_keys,
         outcome.unknown_associations,

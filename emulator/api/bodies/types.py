@@ -91,6 +91,26 @@ def is_date_time(value: str) -> bool:
     return day <= _DAYS_IN_MONTH[month - 1] - (month == 2 and not leap)
 
 
+def _lines(pattern: str) -> re.Pattern[str]:
+    """The values of ``pattern`` (``^...\\Z``, and unable to match a newline) joined by newlines."""
+    body = pattern.removeprefix("^").removesuffix(r"\Z")
+    return re.compile(rf"(?:{body})(?:\n(?:{body}))*")
+
+
+# The patterns whose values can be checked all at once, by one regex call on them joined by newlines: the
+# ones that cannot match a newline, so that each value must match on its own line.
+_LINE_PATTERNS = {pattern: _lines(pattern) for pattern in (ISSUE_KEY_PATTERN, ISSUE_ID_OR_KEY_PATTERN)}
+
+
+def all_match(pattern: str, values: set[str]) -> bool:
+    """Whether each of ``values`` matches ``pattern`` as msgspec checks it (``re.search``)."""
+    lines = _LINE_PATTERNS.get(pattern)
+    if lines is None:
+        return all(map(re.compile(pattern).search, values))
+    joined = "\n".join(values)
+    return not values or (joined.count("\n") == len(values) - 1 and lines.fullmatch(joined) is not None)
+
+
 def all_date_times(values: set[str]) -> bool:
     return all(is_date_time(value) for value in values)
 
