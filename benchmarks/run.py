@@ -28,7 +28,14 @@ from benchmarks.client import Client
 from benchmarks.load import LoadRunner, wrk_version
 from benchmarks.report import Report, Row, log, markdown_table, median, verdict
 from benchmarks.servers import HOST, ROOT, Pinning
-from benchmarks.throughput import contract_findings, get_request, prepare_emulator, submit_request, throughput
+from benchmarks.throughput import (
+    COMPARISONS,
+    contract_findings,
+    get_request,
+    prepare_emulator,
+    submit_request,
+    throughput,
+)
 
 GB = 1_000_000_000
 
@@ -514,6 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         "--python-load", action="store_true", help="use the Python load generator even where wrk is installed"
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to separate CPUs")
+    parser.add_argument(
+        "--rows",
+        help="the http phase's rows to run, comma-separated (default all): " + ", ".join(c.key for c in COMPARISONS),
+    )
     parser.add_argument("--rounds", type=int, help="override the number of emulator/baseline rounds")
     parser.add_argument("--seconds", type=float, help="override the seconds of each load run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="where results go")
@@ -546,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if "http" in phases:
         log("HTTP throughput")
-        libraries = throughput(plan, loader, pin, log_dir, report)
+        rows = {key.strip() for key in args.rows.split(",")} if args.rows else None
+        libraries = throughput(plan, loader, pin, log_dir, report, rows)
     if "inprocess" in phases:
         log("in-process GET")
         in_process(plan, report)

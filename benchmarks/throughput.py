@@ -236,13 +236,14 @@ class Rounds:
 
 
 def throughput(
-    plan: Plan, loader: LoadRunner, pin: Pinning, log_dir: Path, report: Report
+    plan: Plan, loader: LoadRunner, pin: Pinning, log_dir: Path, report: Report, keys: set[str] | None = None
 ) -> dict[str, dict[str, bool]]:
-    """Every row of ``COMPARISONS`` on one set of live servers; the fast libraries each server loaded."""
+    """The rows of ``COMPARISONS`` (those of ``keys``, or all) on one set of live servers; the fast
+    libraries each server loaded."""
     running = start_servers(log_dir)
     try:
         libraries = {"emulator": running["quiet"].loaded_libraries(), "baseline": running["bare"].loaded_libraries()}
-        for comparison in COMPARISONS:
+        for comparison in (c for c in COMPARISONS if keys is None or c.key in keys):
             rounds = measure(comparison, plan, loader, pin, running)
             report.rows.append(to_row(comparison, rounds, report))
         for role in EMULATORS:
