@@ -13,8 +13,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from emulator.auth.connect_token import app_and_claims
@@ -125,23 +124,17 @@ def _kept_request(key: tuple[str, str, str, str]) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VerifiedToken:
     """A Connect token that passed every check, for one request."""
 
     app_key: str
     claims: dict[str, Any]
     qsh_form: Literal["raw", "decoded"]
-
-    @cached_property
-    def lifetime(self) -> float | None:
-        """exp - iat in seconds, when both are numbers (worked out once: a verified token is cached)."""
-        exp, iat = self.claims.get("exp"), self.claims.get("iat")
-        return exp - iat if isinstance(exp, int | float) and isinstance(iat, int | float) else None
+    lifetime: float  # exp - iat, in seconds
 
 
-@dataclass(frozen=True, slots=True)
-class _VerifiedRequest:
+class _VerifiedRequest(NamedTuple):
     """A request whose token passed every check: what a later identical request needs to be re-checked."""
 
     secret: str  # the app's sharedSecret the signature was verified with
@@ -207,7 +200,7 @@ def verify_connect_request(
     qsh_form = _check_qsh(
         claims["qsh"], method, raw_path, raw_query, query_string_hash if cache is None else cache.query_string_hash
     )
-    verified = VerifiedToken(app_key, claims, qsh_form)
+    verified = VerifiedToken(app_key, claims, qsh_form, _lifetime(iat, exp))
     if cache is not None and key is not None:
         cache.put_request(key, _VerifiedRequest(secret, iat, exp, nbf, verified))
     return verified
@@ -262,6 +255,14 @@ def _check_times(claims: dict[str, Any], now: float, leeway: int) -> tuple[float
     if iat > now + leeway:
         raise AuthError(401, f"token issued in the future: iat {number(iat)}, {_window(now, leeway)}")
     return iat, exp, nbf
+
+
+def _lifetime(iat: float, exp: float) -> float:
+    """exp - iat in seconds; infinite when that is too large for a float (exp 10**400 and iat 0.5)."""
+    try:
+        return exp - iat
+    except OverflowError:
+        return math.inf
 
 
 def _window(now: float, leeway: int) -> str:

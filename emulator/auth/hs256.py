@@ -21,9 +21,8 @@ import binascii
 import hmac
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("iss", "iat", "exp", "qsh")
@@ -38,8 +37,7 @@ _JSON = json.JSONDecoder()  # json.loads's own configuration: NaN and Infinity r
 _KEPT_SECRET_CHARS = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class CompactToken:
+class CompactToken(NamedTuple):
     """A token in strict compact form, read but not verified."""
 
     header: dict[str, Any]
@@ -80,8 +78,9 @@ def verified_claims(token: CompactToken, secret: str) -> dict[str, Any] | None:
     if not hmac.compare_digest(signature, token.signature):
         return None
     claims = token.claims
-    if any(claims.get(name) is None for name in REQUIRED_CLAIMS):
-        return None
+    for name in REQUIRED_CLAIMS:
+        if claims.get(name) is None:
+            return None
     return claims
 
 
