@@ -12,7 +12,6 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from urllib.parse import unquote
 
@@ -30,6 +29,7 @@ KEPT_TOKEN_CHARS = 4 * 1024
 
 _AUTHORIZATION = re.compile(r"(\S+)(\s*)(.*)", re.DOTALL)
 _WHITESPACE = re.compile(r"\s")
+_USUAL_AUTHORIZATION = re.compile(r"JWT (\S+)")
 _JWT_SCHEME = "JWT "
 K = TypeVar("K")
 V = TypeVar("V")
@@ -124,8 +124,7 @@ def _kept_request(key: tuple[str, str, str, str]) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
+class VerifiedToken(NamedTuple):
     """A Connect token that passed every check, for one request."""
 
     app_key: str
@@ -146,6 +145,9 @@ class _VerifiedRequest(NamedTuple):
 
 def parse_jwt_authorization(header: str | None) -> str:
     """The token of an ``Authorization: JWT <token>`` header; AuthError(401) for anything else."""
+    usual = _USUAL_AUTHORIZATION.fullmatch(header or "")
+    if usual is not None:  # "JWT <token>" exactly, which the rules below take as it is
+        return usual[1]
     # Servers strip the whitespace around a field value (RFC 9110); a direct caller may not have.
     match = _AUTHORIZATION.fullmatch((header or "").strip())
     if match is None:
