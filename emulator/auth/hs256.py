@@ -32,6 +32,7 @@ _HEADER_NAMES = frozenset({"alg", "typ", "kid"})
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", None, b"==", b"=")  # by length % 4: one character more than a multiple of 4 encodes nothing
 _JSON = json.JSONDecoder()  # json.loads's own configuration: NaN and Infinity read, the last duplicate key wins
+_KEPT_HEADER_CHARS = 256  # longer header segments are read anew each time, not remembered
 # Prepared keys are remembered per secret (PyJWT's key checks cost more than the rest of a verification);
 # a longer secret is left to PyJWT on every request rather than kept.
 _KEPT_SECRET_CHARS = 1024
@@ -55,7 +56,7 @@ def read(token: str) -> CompactToken | None:
     match = _COMPACT.fullmatch(data)
     if match is None:
         return None
-    header = _json_object(match[1])
+    header = _json_object(match[1]) if len(match[1]) > _KEPT_HEADER_CHARS else _header(match[1])
     claims = None if header is None else _json_object(match[2])
     if header is None or claims is None:
         return None
@@ -104,6 +105,13 @@ def _json_object(segment: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if end == len(text) and isinstance(value, dict) else None
+
+
+@lru_cache(maxsize=64)
+def _header(segment: bytes) -> dict[str, Any] | None:
+    """The header a segment encodes, remembered: a client sends the same header with every token. The dict
+    is shared between the tokens, which only read it."""
+    return _json_object(segment)
 
 
 @lru_cache(maxsize=64)
