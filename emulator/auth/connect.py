@@ -71,7 +71,12 @@ class TokenCache:
 
     def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
         """A request verified before, by (Authorization header, method, raw path, raw query)."""
-        return self._requests.get(key) if _kept_request(key) else None
+        # Every repeated request asks: the map itself, without a call more. (A key too long to keep is never
+        # put, so it is never found.)
+        entry = self._requests.entries.get(key)
+        if entry is not None:
+            self._requests.entries.move_to_end(key)
+        return entry
 
     def put_request(self, key: tuple[str, str, str, str], entry: _VerifiedRequest) -> None:
         if _kept_request(key):
@@ -99,21 +104,21 @@ class _Recent(Generic[K, V]):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        self.entries: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
+        entry = self.entries.get(key)
         if entry is not None:
-            self._entries.move_to_end(key)
+            self.entries.move_to_end(key)
         return entry
 
     def put(self, key: K, value: V) -> None:
-        self._entries[key] = value
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._entries.clear()
+        self.entries.clear()
 
 
 def _kept_request(key: tuple[str, str, str, str]) -> bool:
