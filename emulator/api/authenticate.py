@@ -15,8 +15,9 @@ from emulator.api import errors
 from emulator.api.calls import Call, Refusal
 from emulator.api.families import Operation
 from emulator.api.http import header
-from emulator.auth.connect import AuthError, TokenCache, verify_connect_request
+from emulator.auth.connect import TokenCache, verify_connect_request
 from emulator.auth.oauth import OAuthError, granted_scopes, verify_access_token
+from emulator.auth.refusals import AuthError
 from emulator.auth.scopes import scope_satisfies
 from emulator.contract import ContractChecker
 from emulator.domain.model import Provider

@@ -10,6 +10,7 @@ the checker holds of it along at once (``registry_changing``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,8 @@ class ContractChecker:
         if qsh_form == "decoded":
             found.append(Finding("qsh-over-decoded-path", RULES["qsh-over-decoded-path"].description))
         if lifetime is not None and lifetime > LONG_LIVED_JWT:
-            found.append(Finding("long-lived-jwt", f"the JWT is valid for {int(lifetime)} s (exp - iat)"))
+            seconds = int(lifetime) if math.isfinite(lifetime) else "more than 1e308"
+            found.append(Finding("long-lived-jwt", f"the JWT is valid for {seconds} s (exp - iat)"))
         return found
 
     def submission(

@@ -139,6 +139,13 @@ def test_long_lived_jwt(client: TestClient) -> None:
     assert "long-lived-jwt" not in findings(client.get(path, headers=short("GET", path)))
 
 
+@pytest.mark.parametrize(("iat", "exp"), [(0.5, 10**400), (-1e308, 1e308)], ids=["int-beyond-floats", "float-overflow"])
+def test_a_lifetime_beyond_any_number_is_long_lived(client: TestClient, iat: float, exp: float) -> None:
+    path = key_path("p", "e", 1)
+    r = client.get(path, headers={"Authorization": f"JWT {token('GET', path, iat=iat, exp=exp)}"})
+    assert r.status_code == 404 and "long-lived-jwt" in findings(r)
+
+
 def test_read_before_visible(client: TestClient, clock: ManualClock) -> None:
     submit(client, deployment_data("p", "e", 1))
     path = key_path("p", "e", 1)

@@ -507,6 +507,22 @@ def test_any_header_only_raises_auth_error(header: str, path: str, query: str) -
         assert error.reason.isascii() and error.reason.isprintable()
 
 
+@given(st.one_of(ANY_TEXT, ANY_TEXT.map(lambda text: f"JWT {text}")))
+@example("JWT a.b.c")
+@example("JWT a.b\u2028c")
+@example("JWT ")
+def test_the_usual_header_is_read_as_any_other(header: str) -> None:
+    """A header with whitespace around it is read by the general rules (which strip it): same answer."""
+
+    def answer(value: str) -> str:
+        try:
+            return parse_jwt_authorization(value)
+        except AuthError as error:
+            return error.reason
+
+    assert answer(header) == answer(f"\t{header}\t")
+
+
 @given(st.one_of(JSON, st.just({"alg": "HS256"})), st.one_of(JSON, CLAIMS), ANY_TEXT)
 def test_any_signed_json_only_raises_auth_error(header: Any, payload: Any, path: str) -> None:
     token = hand_made(header, payload, secret=SECRET)

@@ -4,13 +4,16 @@ differs (method, path, query, header) is verified from scratch."""
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from typing import Any
 
 import jwt
 import pytest
 
-from emulator.auth.connect import AuthError, TokenCache, VerifiedToken, verify_connect_request
+from emulator.auth.connect import KEPT_TOKEN_CHARS, TokenCache, VerifiedToken, verify_connect_request
 from emulator.auth.qsh import query_string_hash
+from emulator.auth.refusals import AuthError
 
 NOW = 1_750_000_000
 SECRET = "s" * 40
@@ -125,3 +128,53 @@ def test_clear_forgets_everything() -> None:
     verify.cache.clear()
     assert verify.cache.request((auth, "GET", "/a", "")) is None
     assert verify.cache.get(auth.removeprefix("JWT ")) is None
+
+
+def test_new_tokens_for_a_request_seen_before_are_checked_against_it() -> None:
+    verify = Verifier()
+    verify(header(jti="1"))
+    assert verify(header(jti="2")).app_key == "app"
+    with pytest.raises(AuthError, match="qsh mismatch"):
+        verify(header(path="/b", jti="3"))
+
+
+def longest_and_shortest_around(limit: int) -> tuple[str, str]:
+    """Authorization headers of the longest token of at most ``limit`` characters, and the shortest longer."""
+    below = header()
+    padding = max(0, (limit - len(below)) * 3 // 4 - 8)  # base64 makes 4 characters of 3 bytes
+    while True:
+        auth = header(pad="p" * padding)
+        if len(auth) - len("JWT ") > limit:
+            return below, auth
+        below, padding = auth, padding + 1
+
+
+AT_MOST_4_KIB, OVER_4_KIB = longest_and_shortest_around(KEPT_TOKEN_CHARS)
+
+
+@pytest.mark.parametrize(("auth", "kept"), [(AT_MOST_4_KIB, True), (OVER_4_KIB, False)], ids=["4-KiB", "longer"])
+def test_a_long_token_still_verifies_but_only_one_up_to_4_KiB_is_kept(auth: str, kept: bool) -> None:
+    verify = Verifier()
+    assert verify(auth).app_key == "app"
+    assert (verify.cache.get(auth.removeprefix("JWT ")) is not None) == kept
+    assert (verify.cache.request((auth, "GET", "/a", "")) is not None) == kept
+    assert verify(auth).app_key == "app"
+
+
+def test_the_memory_the_cache_holds_stays_bounded_whatever_the_tokens() -> None:
+    """A client sending 60 KiB tokens, each new, leaves nothing of them behind in the cache."""
+    verify = Verifier()
+    verify.cache = TokenCache()  # room for 4096 of each
+    auths = [header(pad="p" * 45_000, jti=str(i)) for i in range(64)]  # 64 x 60 KiB: 4 MiB of tokens
+    verify(header())  # what the first verification builds once (imports, the key of the secret)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for auth in auths:
+            assert verify(auth).app_key == "app"
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 256 * 1024, f"{held} bytes held after 64 tokens of 60 KiB"
