@@ -34,7 +34,7 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
         self.setFormatter(self.line_formatter)
         self.pending: list[str] = []  # call lines not yet written, in the order they were made
         self.pending_lock = threading.Lock()  # taken after the handler's own lock, when both are
-        self.times = RecordTimes()
+        self.prefix = LinePrefix()
 
     def formats_as_set_up(self) -> bool:
         """Whether it writes an INFO record as the command line set it up: no filter, its own formatter
@@ -48,9 +48,7 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
 
     def write_call_line(self, message: str, logger_name: str) -> None:
         """Write ``message`` as an INFO record of ``logger_name`` made now would be written, batched."""
-        asctime = self.times.asctime(self.line_formatter)
-        level = logging.getLevelName(logging.INFO)
-        line = f"{asctime} {level} {logger_name}: {message}{self.terminator}"
+        line = self.prefix(self.line_formatter, logger_name) + message + self.terminator
         with self.pending_lock:
             self.pending.append(line)
             count = len(self.pending)
@@ -143,9 +141,10 @@ def sole_call_line_handler(logger: logging.Logger) -> CallLineHandler | None:
     return found if found is not None and found.formats_as_set_up() else None
 
 
-class RecordTimes:
-    """``%(asctime)s`` of a record made now, as a ``logging.Formatter`` writes it (its converter and
-    formats, which a user may change), with the date and time of day formatted once a second."""
+class LinePrefix:
+    """``%(asctime)s %(levelname)s %(name)s: `` of an INFO record made now, as a ``logging.Formatter`` writes
+    it (with its converter and formats, which a user may change), the date and time of day formatted once
+    a second. The record's time is read as ``LogRecord`` reads it: from Python 3.13 in nanoseconds."""
 
     def __init__(self) -> None:
         self.second = -1
@@ -153,8 +152,16 @@ class RecordTimes:
         self.time_format = ""
         self.text = ""  # the date and time of day of ``second``
 
-    def asctime(self, formatter: logging.Formatter) -> str:
-        created, msecs = record_time()
+    def __call__(self, formatter: logging.Formatter, logger_name: str) -> str:
+        if NANOSECOND_RECORD_TIMES:
+            ns = time.time_ns()
+            created = ns / 1e9
+            msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+            if msecs == 999.0 and int(created) != ns // 1_000_000_000:
+                msecs = 0.0  # the conversion to seconds rounded up to the next second
+        else:
+            created = time.time()
+            msecs = int((created - int(created)) * 1000) + 0.0
         second = int(created)
         if (
             second != self.second
@@ -164,23 +171,8 @@ class RecordTimes:
             self.second, self.converter, self.time_format = second, formatter.converter, formatter.default_time_format
             self.text = time.strftime(self.time_format, self.converter(created))
         msec_format = formatter.default_msec_format
-        return msec_format % (self.text, msecs) if msec_format else self.text
+        asctime = msec_format % (self.text, msecs) if msec_format else self.text
+        return f"{asctime} {logging.getLevelName(logging.INFO)} {logger_name}: "
 
 
-if sys.version_info >= (3, 13):
-
-    def record_time() -> tuple[float, float]:
-        """The ``created`` and ``msecs`` of a ``LogRecord`` made now (from Python 3.13, of nanoseconds)."""
-        ns = time.time_ns()
-        created = ns / 1e9
-        msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
-        if msecs == 999.0 and int(created) != ns // 1_000_000_000:
-            msecs = 0.0  # the conversion to seconds rounded up to the next second
-        return created, msecs
-
-else:
-
-    def record_time() -> tuple[float, float]:
-        """The ``created`` and ``msecs`` of a ``LogRecord`` made now."""
-        created = time.time()
-        return created, int((created - int(created)) * 1000) + 0.0
+NANOSECOND_RECORD_TIMES = sys.version_info >= (3, 13)

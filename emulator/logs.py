@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from emulator.log_stream import sole_call_line_handler
+
+
+class Finding(Protocol):
+    """A contract finding, of which the log names the rule (``emulator.contract.Finding``)."""
+
+    @property
+    def rule(self) -> str: ...
 
 
 class Call(Protocol):
@@ -31,7 +39,7 @@ class Call(Protocol):
     reason: str | None
 
     @property
-    def findings(self) -> list[dict[str, Any]]: ...
+    def found(self) -> Sequence[Finding]: ...
 
 
 log = logging.getLogger("emulator.calls")
@@ -50,7 +58,7 @@ def call_fields(call: Call) -> dict[str, Any]:
         "latencyMs": round(call.latency_ms, 2),
         "summary": call.summary or None,
         "reason": call.reason,
-        "findings": [f["rule"] for f in call.findings] or None,
+        "findings": [f.rule for f in call.found] or None,
     }
 
 
@@ -63,7 +71,7 @@ def json_line(call: Call) -> str:
 
 def text_arguments(call: Call) -> tuple[Any, ...]:
     """The arguments of ``TEXT_LINE`` for a call (a record's ``args``, for a user's own formatter)."""
-    findings = call.findings
+    found = call.found
     return (
         call.method,
         call.raw_path,
@@ -72,7 +80,7 @@ def text_arguments(call: Call) -> tuple[Any, ...]:
         call.latency_ms,
         f" {call.summary}" if call.summary else "",
         f" reason: {call.reason}" if call.reason else "",
-        f" findings: {', '.join(f['rule'] for f in findings)}" if findings else "",
+        f" findings: {', '.join(f.rule for f in found)}" if found else "",
     )
 
 

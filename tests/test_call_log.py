@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 from unittest import mock
 
 import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emulator.contract import Finding
 from emulator.domain.model import Provider
 from emulator.log_stream import CallLineHandler
 from emulator.logs import CallLogger, log
@@ -40,11 +40,7 @@ class FakeCall:
     latency_ms: float = 1.25
     summary: str = ""
     reason: str | None = None
-    rules: list[str] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[dict[str, Any]]:
-        return [{"rule": rule, "class": "mistake"} for rule in self.rules]
+    found: list[Finding] = field(default_factory=list)
 
 
 odd_text = st.text(st.characters(exclude_categories=()) | st.sampled_from("\n\r\u2028%\x00é😀"), max_size=30)
@@ -59,7 +55,7 @@ calls = st.builds(
     latency_ms=st.floats(0, 1e7, allow_nan=False),
     summary=odd_text,
     reason=st.none() | odd_text,
-    rules=st.lists(odd_text, max_size=3),
+    found=st.lists(st.builds(Finding, odd_text, odd_text), max_size=3),
 )
 
 
@@ -122,7 +118,12 @@ def test_a_line_written_directly_is_the_line_logging_writes(call: FakeCall, ns: 
 
 
 def test_the_line_says_what_it_always_said() -> None:
-    call = FakeCall(summary="deployment p/e/1", reason="no\nsuch", rules=["a-rule", "b-rule"], latency_ms=0.04)
+    call = FakeCall(
+        summary="deployment p/e/1",
+        reason="no\nsuch",
+        found=[Finding("a-rule", "one"), Finding("b-rule", "two")],
+        latency_ms=0.04,
+    )
     with clock_at(1_700_000_000_123_456_789):
         text, as_json = line_of(call), line_of(call, "json")
     prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(1_700_000_000)) + ",123 INFO emulator.calls: "
