@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -32,76 +31,68 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
         super().__init__(stream)
         self.line_formatter = logging.Formatter(LINE_FORMAT)
         self.setFormatter(self.line_formatter)
-        self.pending: list[str] = []  # call lines not yet written, in the order they were made
-        self.pending_lock = threading.Lock()  # taken after the handler's own lock, when both are
+        # call lines not yet written, in the order they were made: appended without a lock (one atomic
+        # append), taken under the handler's lock by slices, so that no line is lost to another thread
+        self.pending: list[str] = []
         self.prefix = LinePrefix()
-
-    def formats_as_set_up(self) -> bool:
-        """Whether it writes an INFO record as the command line set it up: no filter, its own formatter
-        (with logging's date format), a level that lets INFO through."""
-        return (
-            not self.filters
-            and self.formatter is self.line_formatter
-            and self.line_formatter.datefmt is None
-            and self.level <= logging.INFO
-        )
 
     def write_call_line(self, message: str, logger_name: str) -> None:
         """Write ``message`` as an INFO record of ``logger_name`` made now would be written, batched."""
-        line = self.prefix(self.line_formatter, logger_name) + message + self.terminator
-        with self.pending_lock:
-            self.pending.append(line)
-            count = len(self.pending)
-        if count == 1:
+        pending = self.pending
+        pending.append(self.prefix(self.line_formatter, logger_name) + message + self.terminator)
+        if len(pending) == 1:
             self.write_soon()
-        elif count >= BATCH_LINES:
-            self.flush()
+        elif len(pending) >= BATCH_LINES:
+            self.write_held()
 
     def write_soon(self) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.flush()
+            self.write_held()
         else:
-            loop.call_soon(self.flush)
+            loop.call_soon(self.write_held)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.pending:
-            self.flush()
-        super().emit(record)
-
-    def flush(self) -> None:
+    def write_held(self) -> None:
+        """Write the call lines held. It never raises: neither the call that made a line nor the event loop
+        is the place for a logging error."""
         self.acquire()
         try:
-            if self.pending:
-                with self.pending_lock:
-                    lines, self.pending = self.pending, []
+            pending = self.pending
+            if pending:
+                lines = pending[: len(pending)]  # a line another thread appends now stays for the next write
+                del pending[: len(lines)]
                 self.write_lines(lines)
-            super().flush()
         finally:
             self.release()
 
-    def close(self) -> None:
-        self.flush()
-        super().close()
-
     def write_lines(self, lines: list[str]) -> None:
-        """One write for them all; if it fails, one write each, so that only a line that cannot be written
-        is lost, and reported as ``logging`` reports a record it cannot write."""
+        """One write (and flush) for them all. A line the stream cannot encode is lost alone; a failure is
+        reported as ``logging`` reports a record it cannot write."""
         try:
             self.stream.write("".join(lines))
-            return
+            self.stream.flush()
         except RecursionError:
             raise
-        except Exception:
-            pass
-        for line in lines:
-            try:
-                self.stream.write(line)
-            except RecursionError:
-                raise
-            except Exception:
-                self.handleError(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
+        except Exception as error:
+            if isinstance(error, UnicodeError) and len(lines) > 1:
+                for line in lines:
+                    self.write_lines([line])
+            else:
+                self.handleError(logging.makeLogRecord({"msg": "".join(lines), "levelname": "INFO"}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.pending:
+            self.write_held()
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.write_held()
+        super().flush()
+
+    def close(self) -> None:
+        self.write_held()
+        super().close()
 
     def writes_before(self, handlers: Iterable[logging.Handler]) -> None:
         """Before a record of any of ``handlers`` that writes to this handler's stream (uvicorn's), the call
@@ -120,14 +111,16 @@ class CallLinesFirst(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.call_lines.pending:
-            self.call_lines.flush()
+            self.call_lines.write_held()
         return True
 
 
 def sole_call_line_handler(logger: logging.Logger) -> CallLineHandler | None:
     """The command line's handler, if an INFO record of ``logger`` would reach it and no other handler,
-    pass no filter on the way, and be written as the command line set it up; None otherwise: a user's
-    handler, filter, formatter or record factory is in the way, and the record goes through ``logging``."""
+    pass no filter on the way, and be written as the command line set it up (no filter on the handler,
+    its own formatter with logging's date format, a level that lets INFO through); None otherwise: a
+    user's handler, filter, formatter or record factory is in the way, and the record goes through
+    ``logging``."""
     if logger.filters or logger.disabled or logging.getLogRecordFactory() is not logging.LogRecord:
         return None
     found: CallLineHandler | None = None
@@ -138,19 +131,27 @@ def sole_call_line_handler(logger: logging.Logger) -> CallLineHandler | None:
                 return None
             found = handler
         current = current.parent if current.propagate else None
-    return found if found is not None and found.formats_as_set_up() else None
+    if (
+        found is None
+        or found.filters
+        or found.formatter is not found.line_formatter
+        or found.line_formatter.datefmt is not None
+        or found.level > logging.INFO
+    ):
+        return None
+    return found
 
 
 class LinePrefix:
     """``%(asctime)s %(levelname)s %(name)s: `` of an INFO record made now, as a ``logging.Formatter`` writes
-    it (with its converter and formats, which a user may change), the date and time of day formatted once
-    a second. The record's time is read as ``LogRecord`` reads it: from Python 3.13 in nanoseconds."""
+    it (with its converter and formats, which a user may change). It is made again when the millisecond or
+    anything it is made of changes; the date and time of day, when the second does. The record's time is
+    read as ``LogRecord`` reads it: from Python 3.13 in nanoseconds."""
 
     def __init__(self) -> None:
-        self.second = -1
-        self.converter: Callable[..., Any] | None = None
-        self.time_format = ""
-        self.text = ""  # the date and time of day of ``second``
+        self.made_of: tuple[Any, ...] = ()
+        self.date = ""  # the date and time of day: time.strftime(time_format, converter(created))
+        self.prefix = ""
 
     def __call__(self, formatter: logging.Formatter, logger_name: str) -> str:
         if NANOSECOND_RECORD_TIMES:
@@ -162,17 +163,22 @@ class LinePrefix:
         else:
             created = time.time()
             msecs = int((created - int(created)) * 1000) + 0.0
-        second = int(created)
-        if (
-            second != self.second
-            or formatter.converter != self.converter
-            or formatter.default_time_format != self.time_format
-        ):
-            self.second, self.converter, self.time_format = second, formatter.converter, formatter.default_time_format
-            self.text = time.strftime(self.time_format, self.converter(created))
-        msec_format = formatter.default_msec_format
-        asctime = msec_format % (self.text, msecs) if msec_format else self.text
-        return f"{asctime} {logging.getLevelName(logging.INFO)} {logger_name}: "
+        made_of = (
+            int(created),
+            formatter.converter,
+            formatter.default_time_format,
+            msecs,
+            formatter.default_msec_format,
+            logging.getLevelName(logging.INFO),
+            logger_name,
+        )
+        if made_of != self.made_of:
+            if made_of[:3] != self.made_of[:3]:
+                self.date = time.strftime(formatter.default_time_format, formatter.converter(created))
+            msec_format = formatter.default_msec_format
+            asctime = msec_format % (self.date, msecs) if msec_format else self.date
+            self.made_of, self.prefix = made_of, f"{asctime} {made_of[5]} {logger_name}: "
+        return self.prefix
 
 
 NANOSECOND_RECORD_TIMES = sys.version_info >= (3, 13)

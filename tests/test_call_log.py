@@ -5,7 +5,9 @@ of order, and any handler, filter or level a user sets still obeyed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import itertools
 import json
 import logging
 import re
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -100,21 +103,37 @@ def an_hour_ahead_of_utc(seconds: float | None) -> time.struct_time:
     return time.gmtime(None if seconds is None else seconds + 3600)
 
 
-@given(call=calls, ns=st.integers(0, 4_000_000_000 * 10**9), fmt=st.sampled_from(["text", "json"]))
-def test_a_line_written_directly_is_the_line_logging_writes(call: FakeCall, ns: int, fmt: str) -> None:
-    for converter in (time.localtime, an_hour_ahead_of_utc):  # a formatter's converter is the user's to set
+@given(
+    call=calls,
+    start=st.integers(0, 4_000_000_000 * 10**9),
+    steps=st.lists(st.integers(0, 1_500_000_000), max_size=4),  # within a millisecond, a second, or past it
+    fmt=st.sampled_from(["text", "json"]),
+    converter=st.sampled_from([time.localtime, time.gmtime, an_hour_ahead_of_utc]),
+    level_name=st.sampled_from(["INFO", "NOTE"]),
+)
+def test_lines_written_directly_are_the_lines_logging_writes(
+    call: FakeCall, start: int, steps: list[int], fmt: str, converter: Any, level_name: str
+) -> None:
+    """After the first line, a user sets the formatter's converter and the name of the INFO level."""
+
+    def written(through_logging: bool) -> str:
         stream = io.StringIO()
-        with default_logging(stream) as handler, clock_at(ns):
-            CallLogger(fmt)(call)  # once before the converter changes, within the same second
-            handler.line_formatter.converter = converter
-            stream.seek(0)
-            stream.truncate()
-            with mock.patch.object(logging.Logger, "makeRecord", side_effect=AssertionError("a record was made")):
-                CallLogger(fmt)(call)
-            direct = stream.getvalue()
-            log.addFilter(lambda record: True)  # a filter of the user's: the line goes through logging
-            CallLogger(fmt)(call)
-        assert direct and stream.getvalue() == direct * 2
+        making_no_record = mock.patch.object(logging.Logger, "makeRecord", side_effect=AssertionError("a record"))
+        with default_logging(stream) as handler:
+            if through_logging:
+                log.addFilter(lambda record: True)  # a filter of the user's: the line goes through logging
+            try:
+                for ns in itertools.accumulate(steps, initial=start):
+                    with clock_at(ns), contextlib.nullcontext() if through_logging else making_no_record:
+                        CallLogger(fmt)(call)
+                    handler.line_formatter.converter = converter
+                    logging.addLevelName(logging.INFO, level_name)
+            finally:
+                logging.addLevelName(logging.INFO, "INFO")
+        return stream.getvalue()
+
+    direct = written(through_logging=False)
+    assert direct and direct == written(through_logging=True)
 
 
 def test_the_line_says_what_it_always_said() -> None:
@@ -254,6 +273,46 @@ def test_lines_held_are_written_when_the_handler_is_closed() -> None:
     with default_logging(stream) as handler:
         held, closed = asyncio.run(serve(handler))
     assert held == "" and '"status": 201' in closed
+
+
+def test_a_line_the_stream_cannot_encode_is_lost_alone_as_through_logging() -> None:
+    def written(through_logging: bool) -> bytes:
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict", write_through=True)
+
+        async def serve() -> None:
+            for path in ("/a", "/é", "/b"):
+                CallLogger()(FakeCall(raw_path=path))
+
+        with default_logging(stream), clock_at(1_700_000_000 * 10**9):  # type: ignore[arg-type]
+            if through_logging:
+                log.addFilter(lambda record: True)
+            with mock.patch("sys.stderr", io.StringIO()):  # where logging reports the line it cannot write
+                asyncio.run(serve())
+        return raw.getvalue()
+
+    direct = written(through_logging=False)
+    assert [line.split()[5] for line in direct.decode().splitlines()] == ["/a", "/b"]
+    assert direct == written(through_logging=True)
+
+
+class BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_stream_that_fails_fails_neither_the_call_nor_the_event_loop() -> None:
+    loop_errors: list[dict[str, Any]] = []
+
+    async def serve() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: loop_errors.append(context))
+        for status in range(200, 300):
+            CallLogger()(FakeCall(status=status))
+        await asyncio.sleep(0)
+
+    with default_logging(BrokenPipe()), mock.patch("sys.stderr", io.StringIO()) as reports:
+        asyncio.run(serve())
+    assert loop_errors == [] and "BrokenPipeError" in reports.getvalue()
 
 
 # -- the command line, on a real port ---------------------------------------------------------------------
