@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 BATCH_LINES = 256  # call lines held at most before they are written
+Held = tuple[float, str, str]  # a call line held: its time (time.time(), or time.time_ns()), message, logger
 
 
 class CallLineHandler(logging.StreamHandler[TextIO]):
@@ -33,13 +34,14 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
         self.setFormatter(self.line_formatter)
         # call lines not yet written, in the order they were made: appended without a lock (one atomic
         # append), taken under the handler's lock by slices, so that no line is lost to another thread
-        self.pending: list[str] = []
+        self.pending: list[Held] = []
         self.prefix = LinePrefix()
 
     def write_call_line(self, message: str, logger_name: str) -> None:
-        """Write ``message`` as an INFO record of ``logger_name`` made now would be written, batched."""
+        """Write ``message`` as an INFO record of ``logger_name`` made now would be written, batched: the
+        time is read now, the line's prefix made when it is written."""
         pending = self.pending
-        pending.append(self.prefix(self.line_formatter, logger_name) + message + self.terminator)
+        pending.append((time.time_ns() if NANOSECOND_RECORD_TIMES else time.time(), message, logger_name))
         if len(pending) == 1:
             self.write_soon()
         elif len(pending) >= BATCH_LINES:
@@ -60,11 +62,20 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
         try:
             pending = self.pending
             if pending:
-                lines = pending[: len(pending)]  # a line another thread appends now stays for the next write
-                del pending[: len(lines)]
-                self.write_lines(lines)
+                held = pending[: len(pending)]  # a line another thread appends now stays for the next write
+                del pending[: len(held)]
+                self.write_lines(self.lines_of(held))
+        except RecursionError:
+            raise
+        except Exception:  # a converter or format of the user's that fails
+            self.handleError(logging.makeLogRecord({"msg": held, "levelname": "INFO"}))
         finally:
             self.release()
+
+    def lines_of(self, held: list[Held]) -> list[str]:
+        """The lines, as the formatter writes them now."""
+        self.prefix.read_settings(self.line_formatter)
+        return self.prefix.lines(held, self.terminator)
 
     def write_lines(self, lines: list[str]) -> None:
         """One write (and flush) for them all. A line the stream cannot encode is lost alone; a failure is
@@ -143,42 +154,70 @@ def sole_call_line_handler(logger: logging.Logger) -> CallLineHandler | None:
 
 
 class LinePrefix:
-    """``%(asctime)s %(levelname)s %(name)s: `` of an INFO record made now, as a ``logging.Formatter`` writes
-    it (with its converter and formats, which a user may change). It is made again when the millisecond or
-    anything it is made of changes; the date and time of day, when the second does. The record's time is
-    read as ``LogRecord`` reads it: from Python 3.13 in nanoseconds."""
+    """``%(asctime)s %(levelname)s %(name)s: `` of an INFO record made at a clock value (``time.time()``,
+    from Python 3.13 ``time.time_ns()``: what ``LogRecord`` reads), as a ``logging.Formatter`` writes it,
+    with the formatter's converter and formats and the INFO level's name as ``read_settings`` found them.
+    It is made again when the second, the millisecond or the logger changes; the date and time of day,
+    when the second does."""
 
     def __init__(self) -> None:
-        self.made_of: tuple[Any, ...] = ()
-        self.date = ""  # the date and time of day: time.strftime(time_format, converter(created))
-        self.prefix = ""
+        self.settings: tuple[Any, ...] = ()  # converter, time format, millisecond format, level name
+        self.second = self.msecs = -1.0  # of the record ``text`` is for
+        self.name = ""
+        self.text = ""
+        self.date_of: tuple[Any, ...] = ()
+        self.date = ""  # time.strftime(time format, converter(created))
 
-    def __call__(self, formatter: logging.Formatter, logger_name: str) -> str:
-        if NANOSECOND_RECORD_TIMES:
-            ns = time.time_ns()
-            created = ns / 1e9
-            msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
-            if msecs == 999.0 and int(created) != ns // 1_000_000_000:
-                msecs = 0.0  # the conversion to seconds rounded up to the next second
-        else:
-            created = time.time()
-            msecs = int((created - int(created)) * 1000) + 0.0
-        made_of = (
-            int(created),
+    def read_settings(self, formatter: logging.Formatter) -> None:
+        converter, time_format, msec_format = (
             formatter.converter,
             formatter.default_time_format,
-            msecs,
             formatter.default_msec_format,
-            logging.getLevelName(logging.INFO),
-            logger_name,
         )
-        if made_of != self.made_of:
-            if made_of[:3] != self.made_of[:3]:
-                self.date = time.strftime(formatter.default_time_format, formatter.converter(created))
-            msec_format = formatter.default_msec_format
-            asctime = msec_format % (self.date, msecs) if msec_format else self.date
-            self.made_of, self.prefix = made_of, f"{asctime} {made_of[5]} {logger_name}: "
-        return self.prefix
+        settings = (converter, time_format, msec_format, logging.getLevelName(logging.INFO))
+        if settings != self.settings:
+            self.settings, self.second = settings, -1.0  # made again for the next line
+
+    def lines(self, held: list[Held], end: str) -> list[str]:
+        """The lines of call lines held: each message after its prefix, then ``end``."""
+        lines = []
+        for clock, message, name in held:
+            if NANOSECOND_RECORD_TIMES or clock < 0:
+                created, msecs = record_time(clock)
+                second = float(int(created))
+            else:  # record_time's second and millisecond without its costly int(): for clock >= 0 the same
+                second, msecs = clock // 1, clock % 1.0 * 1000 // 1
+            if second != self.second or msecs != self.msecs or name != self.name:
+                self.make(clock, name)
+            lines.append(self.text + message + end)
+        return lines
+
+    def make(self, clock: float, logger_name: str) -> None:
+        created, msecs = record_time(clock)
+        converter, time_format, msec_format, level_name = self.settings
+        date_of = (int(created), converter, time_format)
+        if date_of != self.date_of:
+            self.date_of, self.date = date_of, time.strftime(time_format, converter(created))
+        asctime = msec_format % (self.date, msecs) if msec_format else self.date
+        self.text, self.name = f"{asctime} {level_name} {logger_name}: ", logger_name
+        self.second, self.msecs = float(int(created)), msecs
 
 
-NANOSECOND_RECORD_TIMES = sys.version_info >= (3, 13)
+NANOSECOND_RECORD_TIMES = sys.version_info >= (3, 13)  # LogRecord reads time.time_ns() from Python 3.13
+
+if NANOSECOND_RECORD_TIMES:
+
+    def record_time(clock: float) -> tuple[float, float]:
+        """The ``created`` and ``msecs`` of a ``LogRecord`` made when ``time.time_ns()`` was ``clock``."""
+        ns = int(clock)
+        created = ns / 1e9
+        msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        if msecs == 999.0 and int(created) != ns // 1_000_000_000:
+            msecs = 0.0  # the conversion to seconds rounded up to the next second
+        return created, msecs
+
+else:
+
+    def record_time(clock: float) -> tuple[float, float]:
+        """The ``created`` and ``msecs`` of a ``LogRecord`` made when ``time.time()`` was ``clock``."""
+        return clock, int((clock - int(clock)) * 1000) + 0.0

@@ -103,10 +103,18 @@ def an_hour_ahead_of_utc(seconds: float | None) -> time.struct_time:
     return time.gmtime(None if seconds is None else seconds + 3600)
 
 
+just_before_a_millisecond = st.builds(  # in nanoseconds, a few float steps before a millisecond starts
+    lambda second, msecs, before: max(0, second * 10**9 + msecs * 10**6 - before),
+    st.integers(0, 4_000_000_000),
+    st.integers(0, 1000),
+    st.integers(1, 2000),
+)
+
+
 @given(
     call=calls,
-    start=st.integers(0, 4_000_000_000 * 10**9),
-    steps=st.lists(st.integers(0, 1_500_000_000), max_size=4),  # within a millisecond, a second, or past it
+    start=just_before_a_millisecond | st.integers(0, 4_000_000_000 * 10**9),
+    steps=st.lists(st.integers(0, 3000) | st.integers(0, 1_500_000_000), max_size=4),  # nanoseconds
     fmt=st.sampled_from(["text", "json"]),
     converter=st.sampled_from([time.localtime, time.gmtime, an_hour_ahead_of_utc]),
     level_name=st.sampled_from(["INFO", "NOTE"]),
