@@ -1,13 +1,14 @@
-"""The command line's log handler, which also takes the call log's lines already formatted.
+"""The command line's log handler, which also takes the call log's messages, to write them batched.
 
 ``CallLineHandler`` is the ``StreamHandler`` the command line installs on the root logger (stderr, the
 format ``LINE_FORMAT``). When a call's record would reach it and nothing else (``sole_call_line_handler``),
-the call log skips ``logging``'s record path: it formats the line itself, the same bytes the handler's
-formatter would write, and hands it over with ``write_call_line``. The handler holds such lines and writes
-them at once, when the event loop comes round again (one write for all the calls of that turn), after
-``BATCH_LINES`` of them, and before anything else it writes: a record of its own, a ``flush`` (``close``
-and the command line's stop call it) and, through ``CallLinesFirst``, a record of another handler on the
-same stream. Without an event loop running in the thread, a line is written at once.
+the call log skips ``logging``'s record path: it formats the message itself and hands it over with
+``write_call_line``, which reads the time as a ``LogRecord`` would. The handler holds such lines and
+writes them together, each after the prefix its formatter would write (``LinePrefix``: the same bytes),
+when the event loop comes round again (one write for all the calls of that turn), after ``BATCH_LINES``
+of them, and before anything else it writes: a record of its own, a ``flush`` (``close`` and the command
+line's stop call it) and, through ``CallLinesFirst``, a record of another handler on the same stream.
+Without an event loop running in the thread, a line is written at once.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ Held = tuple[float, str, str]  # a call line held: its time (time.time(), or tim
 
 
 class CallLineHandler(logging.StreamHandler[TextIO]):
-    """A ``StreamHandler`` with the command line's format, which also writes call lines formatted by the
-    call log, batched."""
+    """A ``StreamHandler`` with the command line's format, which also writes the call log's messages,
+    batched."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
@@ -65,21 +66,25 @@ class CallLineHandler(logging.StreamHandler[TextIO]):
                 held = pending[: len(pending)]  # a line another thread appends now stays for the next write
                 del pending[: len(held)]
                 self.write_lines(self.lines_of(held))
-        except RecursionError:
-            raise
-        except Exception:  # a converter or format of the user's that fails
-            self.handleError(logging.makeLogRecord({"msg": held, "levelname": "INFO"}))
         finally:
             self.release()
 
     def lines_of(self, held: list[Held]) -> list[str]:
-        """The lines, as the formatter writes them now."""
-        self.prefix.read_settings(self.line_formatter)
-        return self.prefix.lines(held, self.terminator)
+        """The lines, as the formatter writes them now (none if a converter or format of a user's fails)."""
+        try:
+            self.prefix.read_settings(self.line_formatter)
+            return self.prefix.lines(held, self.terminator)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": [message for _, message, _ in held], "levelname": "INFO"}))
+            return []
 
     def write_lines(self, lines: list[str]) -> None:
         """One write (and flush) for them all. A line the stream cannot encode is lost alone; a failure is
         reported as ``logging`` reports a record it cannot write."""
+        if not lines:
+            return
         try:
             self.stream.write("".join(lines))
             self.stream.flush()

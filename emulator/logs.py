@@ -3,9 +3,9 @@
 A call's line goes through ``logging`` (the ``emulator.calls`` logger), which is how a user sets its level
 and where it goes, with one exception that writes the same bytes for less: when the logger's records would
 reach the command line's own handler (``CallLineHandler``) and nothing else, unfiltered and formatted as
-the command line set it up, the line is formatted here and handed to that handler, which writes the lines
-of one event-loop turn at once (``emulator.log_stream``). Making a ``LogRecord`` per call, finding its
-caller, formatting its time and flushing the stream per line cost as much as the rest of a request.
+the command line set it up, the message is formatted here and handed to that handler, which writes the
+lines of one event-loop turn together (``emulator.log_stream``). What logging's record path does per call
+(a ``LogRecord``, the caller found, the time formatted, a write and a flush per line) is skipped then.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any
 from unittest import mock
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -309,7 +310,20 @@ class BrokenPipe(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_stream_that_fails_fails_neither_the_call_nor_the_event_loop() -> None:
+def failing_converter(seconds: float | None) -> time.struct_time:
+    raise ValueError("a converter of the user's that fails")
+
+
+@pytest.mark.parametrize(
+    ("stream", "converter", "error"),
+    [
+        pytest.param(BrokenPipe(), time.localtime, "BrokenPipeError", id="a broken stream"),
+        pytest.param(io.StringIO(), failing_converter, "ValueError", id="a failing converter"),
+    ],
+)
+def test_a_failure_to_write_fails_neither_the_call_nor_the_event_loop(
+    stream: io.StringIO, converter: Any, error: str
+) -> None:
     loop_errors: list[dict[str, Any]] = []
 
     async def serve() -> None:
@@ -318,9 +332,10 @@ def test_a_stream_that_fails_fails_neither_the_call_nor_the_event_loop() -> None
             CallLogger()(FakeCall(status=status))
         await asyncio.sleep(0)
 
-    with default_logging(BrokenPipe()), mock.patch("sys.stderr", io.StringIO()) as reports:
+    with default_logging(stream) as handler, mock.patch("sys.stderr", io.StringIO()) as reports:
+        handler.line_formatter.converter = converter
         asyncio.run(serve())
-    assert loop_errors == [] and "BrokenPipeError" in reports.getvalue()
+    assert loop_errors == [] and "--- Logging error ---" in reports.getvalue() and error in reports.getvalue()
 
 
 # -- the command line, on a real port ---------------------------------------------------------------------
