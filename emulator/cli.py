@@ -59,6 +59,7 @@ def serve(args: argparse.Namespace) -> int:
     from emulator.faults import FaultSpecError
     from emulator.fixtures import FixtureError
     from emulator.limits import raise_open_file_limit, server_config
+    from emulator.log_stream import CallLineHandler
     from emulator.signals import EmulatorServer, snapshot_on_hangup
 
     try:
@@ -72,7 +73,8 @@ def serve(args: argparse.Namespace) -> int:
 
         startup_errors += (PersistenceError,)
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_output = CallLineHandler()  # stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, handlers=[log_output])
     try:
         app = create_app(settings)
     except startup_errors as exc:
@@ -87,8 +89,12 @@ def serve(args: argparse.Namespace) -> int:
     if raised is not None:
         logging.getLogger("emulator").debug("open-file limit raised from %d to %d", *raised)
     served = server_config(app, settings, host=settings.host, port=settings.port, log_level=settings.log_level)
+    log_output.writes_before(logging.getLogger("uvicorn").handlers)  # uvicorn's own handler writes to stderr too
     server = EmulatorServer(served, on_hangup=snapshot_on_hangup(app.state.emulator))
-    server.run()
+    try:
+        server.run()
+    finally:
+        log_output.flush()  # the call lines of the last event-loop turn
     return server.exit_code if server.started else STARTUP_FAILURE
 
 
