@@ -145,6 +145,35 @@ def test_lines_written_directly_are_the_lines_logging_writes(
     assert direct and direct == written(through_logging=True)
 
 
+@given(
+    calls=st.lists(calls, min_size=1, max_size=5),
+    start=just_before_a_millisecond | st.integers(0, 4_000_000_000 * 10**9),
+    steps=st.lists(st.integers(0, 3000) | st.integers(0, 1_500_000_000), min_size=5, max_size=5),
+    fmt=st.sampled_from(["text", "json"]),
+)
+def test_lines_written_together_are_the_lines_logging_writes(
+    calls: list[FakeCall], start: int, steps: list[int], fmt: str
+) -> None:
+    """The calls of one event-loop turn, held and written in one write."""
+
+    def written(through_logging: bool) -> str:
+        stream = io.StringIO()
+
+        async def serve() -> None:
+            for call, ns in zip(calls, itertools.accumulate(steps, initial=start), strict=False):
+                with clock_at(ns):
+                    CallLogger(fmt)(call)
+            assert through_logging or stream.getvalue() == ""  # held until the event loop comes round
+
+        with default_logging(stream):
+            if through_logging:
+                log.addFilter(lambda record: True)
+            asyncio.run(serve())
+        return stream.getvalue()
+
+    assert written(through_logging=False) == written(through_logging=True)
+
+
 def test_the_line_says_what_it_always_said() -> None:
     call = FakeCall(
         summary="deployment p/e/1",
