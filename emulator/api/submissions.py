@@ -20,14 +20,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import chain
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
 
 from emulator.api.bodies.types import all_date_times, all_uris
-from emulator.api.patterns import Unpatterned
 from emulator.domain.model import EntityInput, Key
+
+if TYPE_CHECKING:
+    from emulator.api.patterns import Unpatterned
 
 
 class RequestInvalid(Exception):
@@ -107,7 +109,10 @@ class Parser:
 
     @cached_property
     def _unpatterned(self) -> Unpatterned:
-        """The request's structs as the fast decoder reads them, their items' patterns checked apart."""
+        """The request's structs as the fast decoder reads them, their items' patterns checked apart (made
+        on the first submit, as the decoder is)."""
+        from emulator.api.patterns import Unpatterned
+
         return Unpatterned(self.shapes.request, self.shapes.items_attribute)
 
     @cached_property
