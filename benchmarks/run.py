@@ -1,6 +1,6 @@
 """The benchmark suite of issue 8: one command, every target, a markdown table for the README.
 
-    .venv/bin/python -m benchmarks            # the full run (about 5 minutes on 2 cores)
+    .venv/bin/python -m benchmarks            # the full run (about 12 minutes on 2 cores)
     .venv/bin/python -m benchmarks --quick    # a smoke run (about 1 minute; smaller store, fewer rounds)
 
 It starts the emulator through its real CLI and a bare Starlette baseline on the same uvicorn settings,
