@@ -65,18 +65,22 @@ calls = st.builds(
 
 @contextmanager
 def default_logging(stream: io.StringIO, level: int = logging.INFO) -> Iterator[CallLineHandler]:
-    """The command line's logging set-up, writing to ``stream``; everything it changes is restored after,
-    also pytest's own handlers on the root logger."""
+    """The command line's logging set-up, writing to ``stream``, as a fresh process has it: the handlers that
+    pytest and other tests' fixtures keep on the root logger and on the call log's ancestors (a session's
+    watch for tracebacks on ``emulator``, say) are set aside, and everything is restored after."""
     root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
+    path = [log, logging.getLogger("emulator"), root]
+    saved_handlers, saved_level = [logger.handlers[:] for logger in path], root.level
     handler = CallLineHandler(stream)
-    root.handlers[:] = []
+    for logger in path:
+        logger.handlers[:] = []
     logging.basicConfig(level=level, handlers=[handler])
     try:
         yield handler
     finally:
         handler.flush()
-        root.handlers[:] = saved_handlers
+        for logger, handlers in zip(path, saved_handlers, strict=True):
+            logger.handlers[:] = handlers
         root.setLevel(saved_level)
         log.filters.clear()
         log.handlers.clear()
