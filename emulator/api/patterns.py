@@ -115,11 +115,13 @@ class Unpatterned:
 
     def _union(self, kind: Any, steps: Found | None) -> Any:
         members = typing.get_args(kind)
-        structs = [m for m in members if isinstance(m, type) and issubclass(m, Struct)]
+        others = [m for m in members if m is not type(None)]
         copied = []
         for member in members:
-            # below a union of structs, a route keeps only the values of the struct it passes through
-            own = steps if steps is None or len(structs) < 2 or member not in structs else (*steps, member)
+            # below a union with other members than None, a route keeps only the values of the struct it
+            # passes through (a value of another member has not the struct's attributes)
+            is_struct = isinstance(member, type) and issubclass(member, Struct)
+            own = (*steps, member) if steps is not None and is_struct and len(others) > 1 else steps
             copied.append(self._type(member, own))
         if all(c is m for c, m in zip(copied, members, strict=True)):
             return kind

@@ -9,17 +9,20 @@ the fast path (else the fast path could silently rot into "always None").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.api.bodies.deployments import PARSER
 from emulator.api.bodies.types import ISSUE_ID_OR_KEY_PATTERN, ISSUE_KEY_PATTERN, all_match, all_uris, is_uri
+from emulator.api.patterns import Unpatterned
 from emulator.api.submissions import RequestInvalid, Submission
 from emulator.domain.model import DeploymentInput, to_body
 from tests import strategies
@@ -317,3 +320,32 @@ def test_the_fast_path_still_takes_valid_requests_with_every_kind_of_issue_assoc
     fast = parse_valid_submission(body)
     assert fast is not None
     assert_same(fast, full(body))
+
+
+class _Inner(msgspec.Struct):
+    key: Annotated[str, msgspec.Meta(pattern=ISSUE_KEY_PATTERN)]
+
+
+class _Item(msgspec.Struct):
+    inner: _Inner | str | None = None
+
+
+class _Request(msgspec.Struct):
+    items: list[_Item]
+
+
+@pytest.mark.parametrize(
+    ("document", "holds"),
+    [
+        ({"items": [{"inner": {"key": "ABC-1"}}, {"inner": "free text"}, {}]}, True),
+        ({"items": [{"inner": "free text"}, {"inner": {"key": "not a key"}}]}, False),
+    ],
+)
+def test_lifted_patterns_are_checked_only_on_the_struct_that_declares_them(
+    document: dict[str, Any], holds: bool
+) -> None:
+    lifted = Unpatterned(_Request, "items")
+    decoded = msgspec.json.decode(encode(document), type=lifted.request)  # the copy takes any key
+    assert lifted.hold(decoded.items) is holds
+    with contextlib.nullcontext() if holds else pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(encode(document), type=_Request)  # as msgspec's own check decides
