@@ -137,9 +137,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timer = self.linger = None
 
     def handle_websocket_upgrade(self) -> None:
-        # the transport goes to a WebSocket protocol: this one's timer must not close it later
+        # the transport goes to a WebSocket protocol (only where a caller of ``server_config`` asked for one):
+        # this one's timer must not close it later
         self.head_since = None
         super().handle_websocket_upgrade()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # A request asking to upgrade (to a WebSocket, h2c, ...) was answered as plain HTTP, which is all the
+        # emulator serves; uvicorn would warn that no WebSocket library is installed, which is not the case.
+        log.debug("an upgrade request was answered as plain HTTP: the emulator serves no WebSocket endpoint")
 
     def busy(self) -> bool:
         """Whether a request is being answered or waits to be."""
@@ -331,4 +337,7 @@ def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Confi
     options.setdefault("access_log", False)
     options.setdefault("lifespan", "on")
     options.setdefault("timeout_graceful_shutdown", 1)
+    # Jira's REST APIs have no WebSocket endpoint: a request asking to upgrade is answered as plain HTTP,
+    # and uvicorn's WebSocket implementation (a noticeable part of start-up) is never imported.
+    options.setdefault("ws", "none")
     return uvicorn.Config(app, http=protocol_class(limits), **options)

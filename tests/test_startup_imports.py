@@ -46,3 +46,15 @@ def test_the_first_signed_request_imports_jwt_and_is_verified() -> None:
         "print(json.dumps([good, bad]))"
     )
     assert fresh(code) == [404, 401]  # verified then not found; a damaged signature refused
+
+
+def test_serving_imports_no_websocket_implementation() -> None:
+    """The server's configuration, loaded as the command line loads it, brings no WebSocket library: the
+    emulator serves none, and importing one is a noticeable part of start-up."""
+    code = START_UP + (
+        "from emulator.config import Settings; from emulator.limits import server_config; "
+        "server_config(app, Settings()).load(); "
+        "kinds = ('websockets', 'wsproto', 'uvicorn.protocols.websockets'); "
+        "print(json.dumps([m for m in sys.modules if m.startswith(kinds)]))"
+    )
+    assert fresh(code) == []

@@ -262,3 +262,21 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
         soft = line.split()[3]
         assert soft == (str(min(hard, 1 << 20)) if hard != resource.RLIM_INFINITY else str(1 << 20)), line
         assert cli.stop() == 0
+
+
+def test_a_websocket_upgrade_is_answered_as_plain_http_without_a_warning() -> None:
+    """Jira's REST APIs have no WebSocket endpoint: the command line loads no WebSocket implementation, answers
+    an upgrade request as the plain request it also is, and does not warn that a library is missing."""
+    upgrade = (
+        b"GET /_emulator/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    with Cli() as cli:
+        with connect(cli.port) as sock:
+            sock.sendall(upgrade)
+            sock.shutdown(socket.SHUT_WR)
+            status, body = status_and_body(read_all(sock))
+        assert status == 200 and json.loads(body)["status"] == "ready"
+        assert probe(cli.port) == 200
+        assert cli.stop() == 0
+    assert "WARNING" not in cli.output, cli.output
