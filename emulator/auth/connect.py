@@ -38,36 +38,26 @@ _REQUEST_KEY_CHARS = 16 * 1024
 
 
 class TokenCache:
-    """What one emulator has verified before: tokens, whole requests, and query string hashes.
+    """What one emulator has verified before: whole requests, and query string hashes.
 
-    - Tokens whose signature and claims passed, by token, with the app and the secret used. A token hit
-      skips only the signature check, and only while the app's secret is unchanged; lifetimes and the qsh
-      are still checked on every request, so nothing expired or replayed elsewhere gets through.
-    - Whole verified requests, by (Authorization header, method, raw path, raw query). A request hit also
-      skips the qsh computation: the qsh is a pure function of the token's claims and of the method, path
-      and query, all of which are the key; the secret is compared and the lifetime checked anew on every
-      request all the same.
+    - Whole verified requests, by (Authorization header, method, raw path, raw query). A hit skips the
+      signature check and the qsh computation: the qsh is a pure function of the token's claims and of the
+      method, path and query, all of which are the key; the app's current secret is compared and the
+      lifetime checked anew on every request all the same, so nothing expired or re-keyed gets through.
     - The query string hash of each request, by (method, raw path, raw query): a Connect client signs each
       call anew, so the tokens differ while the requests repeat.
 
-    A token longer than KEPT_TOKEN_CHARS, or a request longer than 16 KiB in all, is verified every time
-    and never kept, so the memory held stays bounded whatever clients send. Each part is bounded (least
-    recently used goes first), and owned by one emulator: nothing global.
+    Tokens are not kept apart from their requests: a token's qsh binds it to one request, so a token seen
+    again with another request is a refusal, which is never cached. A token longer than KEPT_TOKEN_CHARS, or
+    a request longer than 16 KiB in all, is verified every time and never kept, so the memory held stays
+    bounded whatever clients send. Each part is bounded (least recently used goes first), and owned by one
+    emulator: nothing global.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._tokens: _Recent[str, tuple[str, str, dict[str, Any]]] = _Recent(size)
         self._requests: _Recent[tuple[str, str, str, str], _VerifiedRequest] = _Recent(size)
         self._hashes: _Recent[tuple[str, str, str], str] = _Recent(size)
-
-    def get(self, token: str) -> tuple[str, str, dict[str, Any]] | None:
-        """The app key, secret and claims of a token verified before."""
-        return self._tokens.get(token)
-
-    def put(self, token: str, issuer: str, secret: str, claims: dict[str, Any]) -> None:
-        if len(token) <= KEPT_TOKEN_CHARS:
-            self._tokens.put(token, (issuer, secret, claims))
 
     def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
         """A request verified before, by (Authorization header, method, raw path, raw query)."""
@@ -94,7 +84,6 @@ class TokenCache:
         return found
 
     def clear(self) -> None:
-        self._tokens.clear()
         self._requests.clear()
         self._hashes.clear()
 
@@ -196,13 +185,7 @@ def verify_connect_request(
                 _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
             return seen.verified
     token = _token_from_header(authorization, raw_query)
-    hit = cache.get(token) if cache is not None else None
-    if hit is not None and secret_for(hit[0]) == hit[1]:
-        app_key, secret, claims = hit
-    else:
-        app_key, secret, claims = app_and_claims(token, secret_for, pyjwt_only=pyjwt_only)
-        if cache is not None:
-            cache.put(token, app_key, secret, claims)
+    app_key, secret, claims = app_and_claims(token, secret_for, pyjwt_only=pyjwt_only)
     iat, exp, nbf = _check_times(claims, now, leeway)
     qsh_form = _check_qsh(
         claims["qsh"], method, raw_path, raw_query, query_string_hash if cache is None else cache.query_string_hash

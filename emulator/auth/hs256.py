@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import re
@@ -70,10 +71,12 @@ def verified_claims(token: CompactToken, secret: str) -> dict[str, Any] | None:
         return None
     if not isinstance(header.get("kid", ""), str):
         return None
-    key = _hmac_key(secret) if len(secret) <= _KEPT_SECRET_CHARS else None
-    if key is None:
+    keyed = _keyed_hmac(secret) if len(secret) <= _KEPT_SECRET_CHARS else None
+    if keyed is None:
         return None
-    signature = base64.urlsafe_b64encode(hmac.digest(key, token.signing_input, "sha256")).rstrip(b"=")
+    mac = keyed.copy()
+    mac.update(token.signing_input)
+    signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
     # The segment is compared in its encoded form: the canonical encoding of a digest is the only segment
     # PyJWT takes for it, and any other segment (padded, non-canonical, wrong) goes to PyJWT.
     if not hmac.compare_digest(signature, token.signature):
@@ -115,13 +118,15 @@ def _header(segment: bytes) -> dict[str, Any] | None:
 
 
 @lru_cache(maxsize=64)
-def _hmac_key(secret: str) -> bytes | None:
-    """The key PyJWT verifies HS256 with, by PyJWT's own rules (not empty, not PEM, SSH, DER or a JWK);
-    None when PyJWT refuses the secret."""
+def _keyed_hmac(secret: str) -> hmac.HMAC | None:
+    """An HMAC-SHA256 keyed with the key PyJWT verifies HS256 with, by PyJWT's own rules (not empty, not
+    PEM, SSH, DER or a JWK), to be copied for each token: a copy skips the key set-up (and OpenSSL's
+    look-up of the digest) that a one-shot ``hmac.digest`` does on every call. None when PyJWT refuses the
+    secret."""
     import jwt  # on first use: see emulator.auth.connect_token
 
     try:
         key: bytes = jwt.get_algorithm_by_name(ALGORITHM).prepare_key(secret)
     except Exception:  # PyJWT refuses it (InvalidKeyError, or a str that is not UTF-8): it says how, later
         return None
-    return key
+    return hmac.new(key, digestmod=hashlib.sha256)

@@ -542,8 +542,9 @@ def test_any_request_signed_correctly_verifies(path: str, query: str, method: st
     assert verify(f"JWT {token}", method=method, path=path, query=query).qsh_form == "raw"
 
 
-def test_the_token_cache_skips_only_the_signature_check() -> None:
-    """A cached token still has its lifetime and qsh checked, and a changed secret means no hit."""
+def test_the_request_cache_skips_only_the_signature_check() -> None:
+    """A request verified before still has its lifetime checked, its token is refused on another request,
+    and a changed secret means no hit."""
     from emulator.auth.connect import TokenCache
 
     cache = TokenCache(size=2)
@@ -559,7 +560,7 @@ def test_the_token_cache_skips_only_the_signature_check() -> None:
         )
 
     assert verify().app_key == "app"
-    assert cache.get(tok) is not None
+    assert cache.request((f"JWT {tok}", "GET", "/a", "")) is not None
     with pytest.raises(AuthError, match="qsh mismatch"):
         verify("/b")
     with pytest.raises(AuthError, match="expired"):
