@@ -30,10 +30,10 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import uvicorn
+from msgspec import Struct
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from emulator.config import Settings
@@ -49,8 +49,7 @@ _SLICE = 16 * 1024  # a request head is fed to the parser in pieces of at most t
 _STATUS_TEXT = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(Struct, frozen=True):
     header_timeout: float = 10.0
     max_header_bytes: int = 64 * 1024
     max_connections: int = 1024

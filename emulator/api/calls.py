@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from msgspec import Struct
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -50,8 +50,7 @@ class ClientGone(Exception):
     """The client closed the connection before its body was complete: nobody is left to answer."""
 
 
-@dataclass(slots=True)
-class Answer:
+class Answer(Struct):
     """What an operation answered, and what the journal and the log say of it."""
 
     response: Response

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
 from starlette.requests import Request
 
 from emulator.api.calls import Call, Refusal
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from emulator.api.families import Family, Operation
 
 
-@dataclass(frozen=True, slots=True)
-class Surface:
+class Surface(Struct, frozen=True):
     """The parts of one emulator every call uses; made once."""
 
     service: DevOpsService

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import Struct
+
 from emulator.api import operations
 from emulator.api.bodies import builds, deployments
 from emulator.api.operations import Handler
@@ -23,8 +25,7 @@ from emulator.domain.kinds import Kind
 from emulator.domain.model import BuildKey, DeploymentKey, Key
 
 
-@dataclass(frozen=True, slots=True)
-class Texts:
+class Texts(Struct, frozen=True):
     """The family's own wording of Jira's documented error texts."""
 
     forbidden: str  # 403; ``{scope}`` is the Connect scope the operation needs
@@ -63,8 +64,7 @@ class Family:
         return dict(zip(self.key_parameters, key, strict=True))
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(Struct, frozen=True):
     """One operation of a family: where it is, who may call it, what it does, how the OpenAPI shows it."""
 
     id: str  # Jira's operationId

@@ -10,11 +10,12 @@ path; one path may hold several operations (GET and DELETE of a key).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal
 from urllib.parse import unquote
+
+from msgspec import Struct
 
 from emulator.api.families import Family, Operation
 
@@ -27,8 +28,7 @@ class PathEncodingError(ValueError):
     """A path parameter is not valid percent-encoded UTF-8."""
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(Struct, frozen=True):
     """The operations at a path (by method), the family they belong to, and the path's parameters."""
 
     via: PathFamily  # "site" (Connect) or "gateway" (OAuth 2.0)
@@ -37,8 +37,7 @@ class Match:
     params: dict[str, str]  # decoded path parameters, the cloudId among them on the gateway
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
+class _Route(Struct, frozen=True):
     via: PathFamily
     family: Family
     segments: tuple[str, ...]  # literal segments, and "{name}" for a parameter

@@ -42,14 +42,12 @@ class RequestInvalid(Exception):
         self.messages = list(messages)
 
 
-@dataclass(frozen=True)
-class RejectedInput:
+class RejectedInput(Struct, frozen=True):
     key: Key
     messages: list[str]
 
 
-@dataclass(frozen=True)
-class Submission:
+class Submission(Struct, frozen=True):
     properties: dict[str, str]
     items: list[EntityInput | RejectedInput]
     provider_metadata: dict[str, Any] | None
@@ -147,8 +145,7 @@ class Parser:
         )
 
 
-@dataclass(frozen=True)
-class _ItemRules:
+class _ItemRules(Struct, frozen=True):
     """What msgspec does not check of decoded items, read from their declaration: formats (``check``), a group
     total (``max_total_values``), and that one of ``required_any`` is given. Each rule reads all of a request's
     items in one ``map`` (a C loop) where it can: a request holds up to a hundred."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import secrets
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 ISSUER = "jira-deployments-emulator"
 AUDIENCE = "api.atlassian.com"
@@ -29,8 +30,7 @@ class OAuthError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedAccessToken:
+class VerifiedAccessToken(Struct, frozen=True):
     client_id: str
     cloud_id: str
     claims: dict[str, Any]

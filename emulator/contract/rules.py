@@ -3,8 +3,9 @@ its description and the fix a report suggests; and a finding of one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 FINDINGS_HEADER = "X-Emulator-Findings"
 FUTURE_SLACK = 300.0  # seconds a lastUpdated may run ahead (clock skew) before it is a finding
@@ -13,8 +14,7 @@ LONG_LIVED_JWT = 600.0  # Atlassian's examples sign for 3 minutes
 MIN_POLL_INTERVAL = 1.0  # seconds between two gating-status polls of one deployment
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(Struct, frozen=True):
     kind: str  # "mistake" or "risk"
     description: str
     fix: str
@@ -102,8 +102,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Struct, frozen=True):
     rule: str
     detail: str
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache, wraps
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 _LOOPBACK = "localhost"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -56,8 +57,7 @@ class UnknownSite(LookupError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class HostName:
+class HostName(Struct, frozen=True):
     """A host as the rule compares it: the lower-case name (loopback names as ``localhost``) and the port."""
 
     name: str

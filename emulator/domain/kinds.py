@@ -9,8 +9,9 @@ scopes, request shapes) belongs to the HTTP layer's declarations.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from emulator.domain.gating import initial_gating
 from emulator.domain.model import DeploymentInput, EntityInput, GatingState, StoredDeployment, StoredEntity
@@ -18,8 +19,7 @@ from emulator.domain.sites import Site
 from emulator.domain.store import Partition
 
 
-@dataclass(frozen=True, slots=True)
-class Kind:
+class Kind(Struct, frozen=True):
     """One kind of entity; the base applies an upsert as a plain record of its data."""
 
     name: str  # "deployments": the store partition's and the queue's tag
@@ -55,8 +55,7 @@ class Kind:
         """A record rewritten in place takes what this kind keeps beside the data."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeploymentKind(Kind):
+class DeploymentKind(Kind, frozen=True):
     """Deployments keep their environment type, and their gating state from the first write that asks."""
 
     def record(self, old: StoredEntity | None, incoming: EntityInput, *data: Any) -> StoredEntity:

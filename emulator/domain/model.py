@@ -8,7 +8,6 @@ API family stores its own kind, under its own key.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Self
 
 from msgspec import Struct, structs
@@ -182,8 +181,7 @@ class BuildInput(EntityInput, gc=False, eq=False):
         )
 
 
-@dataclass(slots=True)
-class GatingState:
+class GatingState(Struct):
     status: str  # allowed, prevented, awaiting, invalid
     details: list[dict[str, str]]
     updated: float  # epoch seconds

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from emulator.domain.catalogue import Memo, Unknown, known_part
 from emulator.domain.clock import Clock
@@ -37,8 +39,7 @@ class QueueFull(Unavailable):
     """The apply queue holds ``max_pending`` operations."""
 
 
-@dataclass(frozen=True, slots=True)
-class QueueSettings:
+class QueueSettings(Struct, frozen=True):
     """How accepted writes wait before they apply."""
 
     apply_delay: float = 0.5  # seconds from acceptance to visibility (a site may override it)
@@ -47,16 +48,14 @@ class QueueSettings:
     max_pending: int | None = None  # bound on the apply queue; None: unbounded
 
 
-@dataclass(slots=True)
-class SubmitOutcome:
+class SubmitOutcome(Struct):
     accepted: list[Key] = field(default_factory=list)
     rejected: list[tuple[Key, list[str]]] = field(default_factory=list)
     unknown_issue_keys: list[str] = field(default_factory=list)
     unknown_associations: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Capture:
+class Capture(Struct, frozen=True):
     """The whole state at one moment, cheap to take (references, no copies of records): what a snapshot
     writes. Records may change in place after it is taken (a write that applies later); durable state's
     replay of what happened since makes them right again."""
@@ -74,8 +73,7 @@ class Capture:
         return sum(len(run.ops) for run in self.runs)
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(Struct, frozen=True):
     """What applying one operation did, for observers (durable state)."""
 
     pending: Pending

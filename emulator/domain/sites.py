@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
+
+from msgspec import Struct, field
 
 from emulator.domain.hosts import (
     CACHED_ANSWERS,
@@ -29,8 +30,7 @@ def _provider(kind: str, key: str) -> Provider:
     return Provider(kind, key)
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectApp:
+class ConnectApp(Struct, frozen=True):
     key: str
     client_key: str
     shared_secret: str
@@ -42,8 +42,7 @@ class ConnectApp:
         return _provider("connect", self.key)
 
 
-@dataclass(frozen=True, slots=True)
-class OAuthClient:
+class OAuthClient(Struct, frozen=True):
     client_id: str
     client_secret: str
     permissions: frozenset[str]
@@ -53,8 +52,7 @@ class OAuthClient:
         return _provider("oauth", self.client_id)
 
 
-@dataclass(slots=True)
-class GatingRules:
+class GatingRules(Struct):
     """Which environment types are gated, the project that holds change requests, and an optional
     automatic decision (``auto_status``) after so many seconds or polls of an awaiting deployment."""
 
@@ -65,8 +63,7 @@ class GatingRules:
     auto_after_polls: int | None = None
 
 
-@dataclass(slots=True)
-class Site:
+class Site(Struct):
     name: str
     base_url: str
     cloud_id: str

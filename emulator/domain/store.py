@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TypeVar
+
+from msgspec import Struct, field
 
 from emulator.domain.model import Key, Provider, StoredEntity
 
@@ -26,8 +27,7 @@ PartitionId = tuple[str, str, Provider]  # (kind, site name, provider)
 Entry = TypeVar("Entry")  # an index's entry: a (name, value) property pair, or a pipeline id
 
 
-@dataclass(slots=True)
-class Partition:
+class Partition(Struct):
     records: dict[Key, StoredEntity] = field(default_factory=dict)
     by_property: dict[tuple[str, str], set[Key]] = field(default_factory=dict)
     by_pipeline: dict[str, set[Key]] = field(default_factory=dict)

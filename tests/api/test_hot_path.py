@@ -4,11 +4,11 @@ answered exactly as the first one, and a change of state between two calls count
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 
 import pytest
+from msgspec.structs import replace
 from starlette.testclient import TestClient
 
 from emulator.app import create_app
@@ -95,13 +95,13 @@ def test_reinstalling_the_app_counts_at_once(client: TestClient) -> None:
     assert client.get(PATH, headers=headers).status_code == 200
     apps = main_site(client).connect_apps
     original = apps["full-app"]
-    apps["full-app"] = dataclasses.replace(original, shared_secret="another-secret-0123456789abcdef01234567")
+    apps["full-app"] = replace(original, shared_secret="another-secret-0123456789abcdef01234567")
     r = client.get(PATH, headers=headers)
     assert r.status_code == 401 and "bad signature" in r.headers["X-Emulator-Reason"]
-    apps["full-app"] = dataclasses.replace(original, scopes=frozenset())  # the same secret, no scope at all
+    apps["full-app"] = replace(original, scopes=frozenset())  # the same secret, no scope at all
     r = client.get(PATH, headers=headers)
     assert r.status_code == 403 and "lacks the READ scope" in r.headers["X-Emulator-Reason"]
-    apps["full-app"] = dataclasses.replace(original, modules=frozenset())
+    apps["full-app"] = replace(original, modules=frozenset())
     r = client.get(PATH, headers=headers)
     assert r.status_code == 403 and "jiraDeploymentInfoProvider" in r.headers["X-Emulator-Reason"]
     del apps["full-app"]

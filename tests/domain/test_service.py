@@ -1,5 +1,4 @@
-import dataclasses
-
+import msgspec
 import pytest
 
 from emulator.domain.clock import ManualClock
@@ -148,9 +147,8 @@ def test_reset_one_site_keeps_the_others(clock: ManualClock) -> None:
 def test_a_run_that_fails_part_way_puts_the_rest_back(clock: ManualClock) -> None:
     """A bug while applying must not lose the writes after it: they go back on the queue, in order."""
 
-    @dataclasses.dataclass(frozen=True)
-    class Failing(DeploymentKind):
-        broken: list[bool] = dataclasses.field(default_factory=lambda: [True])
+    class Failing(DeploymentKind, frozen=True):
+        broken: list[bool] = msgspec.field(default_factory=lambda: [True])
 
         def apply(self, part, incoming, properties, now, site):  # type: ignore[no-untyped-def]
             if incoming.key.sequence_number == 2 and self.broken[0]:

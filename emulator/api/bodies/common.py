@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
@@ -10,8 +9,7 @@ from msgspec import Meta, Struct
 from emulator.api.bodies.types import IssueIdOrKey
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(Struct, frozen=True):
     """A named body that is not an object (Jira's bare error array): its name, type and description."""
 
     name: str
