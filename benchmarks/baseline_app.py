@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = raw_app() if args.raw else starlette_app()
     gc.freeze()  # as tune_garbage_collector: start-up's objects stay out of every collection
-    # the same exit handling and uvicorn.run arguments as emulator/cli.py serve()
+    # the same exit handling and uvicorn.run arguments as emulator/cli.py serve(), but for ws: a bare app runs
+    # with uvicorn's default and loads its WebSocket implementation, which the emulator, serving no WebSocket
+    # endpoint, does not (ws="none"); only the start-up row sees the difference (docs/performance.md)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     uvicorn.run(
