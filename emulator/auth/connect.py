@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
@@ -35,15 +36,20 @@ K = TypeVar("K")
 V = TypeVar("V")
 # Requests longer than this (header, path and query) are verified without the request cache: it keeps them.
 _REQUEST_KEY_CHARS = 16 * 1024
+SEEN_SLOTS = 4096  # requests verified once, remembered by hash until a second verification keeps them
 
 
 class TokenCache:
     """What one emulator has verified before: whole requests, and query string hashes.
 
-    - Whole verified requests, by (Authorization header, method, raw path, raw query). A hit skips the
-      signature check and the qsh computation: the qsh is a pure function of the token's claims and of the
-      method, path and query, all of which are the key; the app's current secret is compared and the
-      lifetime checked anew on every request all the same, so nothing expired or re-keyed gets through.
+    - Whole verified requests, by (Authorization header, method, raw path, raw query), each from the second
+      time it is verified: a Connect client signs each call anew, and keeping every request it sends once
+      would only fill the cache (and the memory the emulator touches on each call) with requests that never
+      come again. A request seen once is remembered by its hash alone, in a table of ``SEEN_SLOTS`` slots
+      that a collision merely overwrites. A hit skips the signature check and the qsh computation: the qsh
+      is a pure function of the token's claims and of the method, path and query, all of which are the
+      key; the app's current secret is compared and the lifetime checked anew on every request all the
+      same, so nothing expired or re-keyed gets through.
     - The query string hash of each request, by (method, raw path, raw query): a Connect client signs each
       call anew, so the tokens differ while the requests repeat.
 
@@ -57,6 +63,7 @@ class TokenCache:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._requests: _Recent[tuple[str, str, str, str], _VerifiedRequest] = _Recent(size)
+        self._seen = array("q", bytes(8 * SEEN_SLOTS))  # the hash of a request verified once, by hash % slots
         self._hashes: _Recent[tuple[str, str, str], str] = _Recent(size)
 
     def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
@@ -69,8 +76,15 @@ class TokenCache:
         return entry
 
     def put_request(self, key: tuple[str, str, str, str], entry: _VerifiedRequest) -> None:
-        if _kept_request(key):
+        """Keep a request verified for the second time; remember one verified for the first (by its hash)."""
+        if not _kept_request(key):
+            return
+        digest = hash(key)
+        slot = digest % SEEN_SLOTS
+        if self._seen[slot] == digest:
             self._requests.put(key, entry)
+        else:
+            self._seen[slot] = digest
 
     def query_string_hash(self, method: str, raw_path: str, raw_query: str) -> str:
         """``emulator.auth.qsh.query_string_hash``, worked out once per request (while it is kept)."""
@@ -86,6 +100,7 @@ class TokenCache:
     def clear(self) -> None:
         self._requests.clear()
         self._hashes.clear()
+        self._seen = array("q", bytes(8 * SEEN_SLOTS))
 
 
 class _Recent(Generic[K, V]):

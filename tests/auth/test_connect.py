@@ -560,6 +560,7 @@ def test_the_request_cache_skips_only_the_signature_check() -> None:
         )
 
     assert verify().app_key == "app"
+    assert verify().app_key == "app"  # kept from its second verification
     assert cache.request((f"JWT {tok}", "GET", "/a", "")) is not None
     with pytest.raises(AuthError, match="qsh mismatch"):
         verify("/b")

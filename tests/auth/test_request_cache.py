@@ -46,9 +46,20 @@ class Verifier:
 def test_a_repeated_request_is_a_hit_with_the_same_answer() -> None:
     verify, auth = Verifier(), header()
     first = verify(auth)
-    assert verify.cache.request((auth, "GET", "/a", "")) is not None
+    assert verify.cache.request((auth, "GET", "/a", "")) is None  # seen once: remembered by its hash only
+    assert verify(auth) == first
+    assert verify.cache.request((auth, "GET", "/a", "")) is not None  # kept from its second verification
     assert verify(auth) == first
     assert first.app_key == "app" and first.qsh_form == "raw"
+
+
+def test_requests_each_signed_anew_leave_nothing_in_the_cache() -> None:
+    """A Connect client signs every call: none of its requests comes twice, and none is kept."""
+    verify = Verifier()
+    auths = [header(jti=str(i)) for i in range(50)]
+    for auth in auths:
+        assert verify(auth).app_key == "app"
+    assert all(verify.cache.request((auth, "GET", "/a", "")) is None for auth in auths)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +73,8 @@ def test_a_repeated_request_is_a_hit_with_the_same_answer() -> None:
 )
 def test_lifetimes_are_checked_on_every_hit(claims: dict[str, Any], at: float, reason: str) -> None:
     verify, auth = Verifier(), header(**claims)
-    verify(auth, at=NOW + 15)  # valid then: cached
+    verify(auth, at=NOW + 15)
+    verify(auth, at=NOW + 15)  # valid then: kept from this second verification
     with pytest.raises(AuthError, match=reason):
         verify(auth, at=at)
     verify(auth, at=NOW + 15)  # a refusal does not evict a token that is valid at other times
@@ -80,6 +92,7 @@ def test_the_same_token_on_another_request_is_checked_against_that_request(metho
 def test_a_new_secret_or_an_uninstalled_app_is_no_hit() -> None:
     verify, auth = Verifier(), header()
     verify(auth)
+    verify(auth)  # kept
     verify.secrets["app"] = "t" * 40  # re-installed with a new secret
     with pytest.raises(AuthError, match="bad signature"):
         verify(auth)
@@ -109,6 +122,7 @@ def test_bounded_least_recently_used_first() -> None:
     auths = [header(path=f"/{i}") for i in range(3)]
     for i, auth in enumerate(auths):
         verify(auth, path=f"/{i}")
+        verify(auth, path=f"/{i}")  # kept from the second time
     assert verify.cache.request((auths[0], "GET", "/0", "")) is None
     assert verify.cache.request((auths[2], "GET", "/2", "")) is not None
 
@@ -118,15 +132,18 @@ def test_very_long_requests_are_verified_without_the_request_cache() -> None:
     query = "x=" + "y" * 20_000
     auth = header(query=query)
     assert verify(auth, query=query).app_key == "app"
-    assert verify.cache.request((auth, "GET", "/a", query)) is None
     assert verify(auth, query=query).app_key == "app"
+    assert verify.cache.request((auth, "GET", "/a", query)) is None
 
 
 def test_clear_forgets_everything() -> None:
     verify, auth = Verifier(), header()
     verify(auth)
+    verify(auth)
     verify.cache.clear()
     assert verify.cache.request((auth, "GET", "/a", "")) is None
+    verify(auth)
+    assert verify.cache.request((auth, "GET", "/a", "")) is None  # seen once again, not twice
 
 
 def test_new_tokens_for_a_request_seen_before_are_checked_against_it() -> None:
@@ -154,6 +171,7 @@ AT_MOST_4_KIB, OVER_4_KIB = longest_and_shortest_around(KEPT_TOKEN_CHARS)
 @pytest.mark.parametrize(("auth", "kept"), [(AT_MOST_4_KIB, True), (OVER_4_KIB, False)], ids=["4-KiB", "longer"])
 def test_a_long_token_still_verifies_but_only_one_up_to_4_KiB_is_kept(auth: str, kept: bool) -> None:
     verify = Verifier()
+    assert verify(auth).app_key == "app"
     assert verify(auth).app_key == "app"
     assert (verify.cache.request((auth, "GET", "/a", "")) is not None) == kept
     assert verify(auth).app_key == "app"
