@@ -12,6 +12,7 @@ import functools
 import logging
 import random
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +87,10 @@ class Emulator:
             from emulator.persistence import DurableState  # only with --data-dir
 
             self.durable = DurableState(settings.data_dir, self.service, recover=settings.recover_data)
+            began = time.perf_counter()
             restored = self.durable.open()
-            log.info("durable state in %s: restored %s", settings.data_dir, restored)
+            seconds = time.perf_counter() - began
+            log.info("durable state in %s: restored %s in %.3f s", settings.data_dir, restored, seconds)
         # after durable state's observer, which may stop a change (a full disk): these forget a removed site's
         # (or app's) parts only once it is sure to go
         self.service.before_change += [self.contract.registry_changing, self.rate_limits.registry_changing]
