@@ -288,6 +288,18 @@ def test_urls_checked_together_are_each_checked(values: list[str]) -> None:
     assert all_uris(values) == all(spelled_out_is_uri(value) for value in values)
 
 
+uri_servers = st.sampled_from(
+    ["https://a.example/", "HTTP://u@h/", "https://:80/", "https://@/", "https://u@:1/", "http://h?", "https://h#"]
+) | st.sampled_from(["https:///", "https://é/", "https://h%20/", "https://a b/", "ftp://h/", "https://h"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(uri_servers, st.lists(st.lists(uri_parts, max_size=6).map("".join), min_size=2, max_size=5))
+def test_urls_that_share_a_server_are_each_checked(server: str, paths: list[str]) -> None:
+    values = [server + path for path in paths]
+    assert all_uris(values) == all(spelled_out_is_uri(value) for value in values)
+
+
 @pytest.mark.parametrize(
     "values",
     [["https://a.example/x\nhttps://b.example"], ["https://", "x:y"], ["https://a.example", ""], ["x:y\n", "x:y"]],

@@ -64,9 +64,35 @@ def is_uri(value: str) -> bool:
 
 
 def all_uris(values: list[str]) -> bool:
-    """``all(is_uri(v) for v in values)`` in one regex call (a call costs more than a URL's characters)."""
+    """``all(is_uri(v) for v in values)`` in one regex call (a call costs more than a URL's characters), or
+    none where the URLs share their scheme and authority (``_share_a_valid_authority``)."""
     joined = "\n".join(values)
-    return joined.count("\n") == len(values) - 1 and _URI_LINES.fullmatch(joined) is not None
+    if joined.count("\n") != len(values) - 1:
+        return False
+    if len(values) > 1 and _share_a_valid_authority(values, joined):
+        return True
+    return _URI_LINES.fullmatch(joined) is not None
+
+
+# An http(s) URL's start through the end of its authority (the "/", "?" or "#" after it).
+_HTTP_AUTHORITY = re.compile(rf"{_HTTP_SCHEME}//[^/?#\n]*[/?#]")
+# The characters an URL's body takes as they are; "%" (which needs two hex digits after it) is not one.
+_PLAIN_URI_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?#[]"
+
+
+def _share_a_valid_authority(values: list[str], joined: str) -> bool:
+    """True when every value is surely a URI: all start with one http(s) scheme and authority, through the
+    character that ends it, which is a valid URI itself, and the rest of each is plain ASCII URI characters.
+    Then the host check (the lookahead of ``URI_PATTERN``) reads the shared part only, and each value is the
+    shared part followed by what ``URI_PATTERN``'s body repeats. False means only that the regex must tell.
+    A request's URLs mostly share their server: the regex runs once, on the shared part."""
+    first, last = min(values), max(values)  # every value between them starts with what both start with
+    authority = _HTTP_AUTHORITY.match(first)
+    if authority is None or not last.startswith(shared := authority[0]):
+        return False
+    if not joined.isascii() or joined.encode().translate(None, _PLAIN_URI_BYTES + b"\n"):
+        return False
+    return is_uri(shared)
 
 
 # Ranges in the pattern; only days 29 to 31 need the month (and the year) to tell.
