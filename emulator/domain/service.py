@@ -321,24 +321,34 @@ class DevOpsService(Registry):
         observers = self.on_apply
         site = provider = kind = None  # a run's operations share their owner: it is looked up once a run
         for run in runs:
-            for index, op in enumerate(run.ops):
-                try:
+            index = 0  # of the operation being applied: on a failure, the run goes back on the queue after it
+            try:
+                for op in run.ops:
                     if op.site is not site or op.provider is not provider or op.kind is not kind:
                         site, provider, kind = op.site, op.provider, op.kind
                         part, applier, where = self._owner(op)
-                    if type(op) is not Upsert:
-                        changed, skipped = _apply_delete(op, part), False  # type: ignore[arg-type]
-                    elif applier.apply(part, op.entity, op.properties, now, where):
-                        changed, skipped = [op.entity.key], False
+                    if type(op) is Upsert:
+                        stored = applier.apply(part, op.entity, op.properties, now, where)
+                        if observers:  # what it did is told only to someone who listens
+                            self._tell(observers, run, index, [op.entity.key] if stored else [], not stored)
                     else:
-                        changed, skipped = [], True
-                    for observer in observers:
-                        observer(Applied(run.pending(index), changed, skipped))
-                except BaseException:
-                    self.queue.put_back(run, index + 1)
-                    raise
-                count += 1
+                        changed = _apply_delete(op, part)  # type: ignore[arg-type]
+                        if observers:
+                            self._tell(observers, run, index, changed, False)
+                    index += 1
+            except BaseException:
+                self.queue.put_back(run, index + 1)
+                raise
+            count += index
         return count
+
+    @staticmethod
+    def _tell(
+        observers: list[Callable[[Applied], None]], run: Run, index: int, changed: list[Key], skipped: bool
+    ) -> None:
+        applied = Applied(run.pending(index), changed, skipped)
+        for observer in observers:
+            observer(applied)
 
     def _owner(self, op: Operation) -> tuple[Partition, Kind, Site | None]:
         return self.store.partition(op.kind, op.site, op.provider), self.kinds[op.kind], self.sites.get(op.site)
