@@ -13,8 +13,10 @@ import re
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import unquote
+
+from msgspec import Struct
 
 from emulator.auth.connect_token import app_and_claims
 from emulator.auth.qsh import canonical_request, query_string_hash
@@ -133,7 +135,7 @@ def _kept_request(key: tuple[str, str, str, str]) -> bool:
     )
 
 
-class VerifiedToken(NamedTuple):
+class VerifiedToken(Struct, frozen=True, gc=False):
     """A Connect token that passed every check, for one request."""
 
     app_key: str
@@ -142,7 +144,7 @@ class VerifiedToken(NamedTuple):
     lifetime: float  # exp - iat, in seconds
 
 
-class _VerifiedRequest(NamedTuple):
+class _VerifiedRequest(Struct, frozen=True, gc=False):
     """A request whose token passed every check: what a later identical request needs to be re-checked."""
 
     secret: str  # the app's sharedSecret the signature was verified with
@@ -276,6 +278,8 @@ def _window(now: float, leeway: int) -> str:
 
 def _epoch_claim(claims: dict[str, Any], name: str) -> float:
     value = claims[name]
+    if type(value) is int:  # the usual claim, which the checks below would pass
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthError(401, f"claim {name} must be a number of seconds since the epoch, got {show(value)}")
     if isinstance(value, float) and not math.isfinite(value):

@@ -16,14 +16,15 @@ compares the two over the JWT attack suite and generated tokens).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
 import json
 import re
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
+
+from msgspec import Struct
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("iss", "iat", "exp", "qsh")
@@ -31,15 +32,19 @@ REQUIRED_CLAIMS = ("iss", "iat", "exp", "qsh")
 _COMPACT = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 _HEADER_NAMES = frozenset({"alg", "typ", "kid"})
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", None, b"==", b"=")  # by length % 4: one character more than a multiple of 4 encodes nothing
 _JSON = json.JSONDecoder()  # json.loads's own configuration: NaN and Infinity read, the last duplicate key wins
 _KEPT_HEADER_CHARS = 256  # longer header segments are read anew each time, not remembered
 # Prepared keys are remembered per secret (PyJWT's key checks cost more than the rest of a verification);
 # a longer secret is left to PyJWT on every request rather than kept.
 _KEPT_SECRET_CHARS = 1024
+_SHA256_BLOCK = 64  # bytes: an HMAC key is padded to one block (or hashed first if longer)
+_XOR_IPAD = bytes(b ^ 0x36 for b in range(256))  # translate tables: each key byte XOR HMAC's ipad, opad
+_XOR_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
-class CompactToken(NamedTuple):
+class CompactToken(Struct, frozen=True, gc=False):
     """A token in strict compact form, read but not verified."""
 
     header: dict[str, Any]
@@ -71,12 +76,13 @@ def verified_claims(token: CompactToken, secret: str) -> dict[str, Any] | None:
         return None
     if not isinstance(header.get("kid", ""), str):
         return None
-    keyed = _keyed_hmac(secret) if len(secret) <= _KEPT_SECRET_CHARS else None
-    if keyed is None:
+    pads = _keyed_sha256(secret) if len(secret) <= _KEPT_SECRET_CHARS else None
+    if pads is None:
         return None
-    mac = keyed.copy()
-    mac.update(token.signing_input)
-    signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+    inner, outer = pads[0].copy(), pads[1].copy()
+    inner.update(token.signing_input)
+    outer.update(inner.digest())
+    signature = binascii.b2a_base64(outer.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
     # The segment is compared in its encoded form: the canonical encoding of a digest is the only segment
     # PyJWT takes for it, and any other segment (padded, non-canonical, wrong) goes to PyJWT.
     if not hmac.compare_digest(signature, token.signature):
@@ -118,15 +124,19 @@ def _header(segment: bytes) -> dict[str, Any] | None:
 
 
 @lru_cache(maxsize=64)
-def _keyed_hmac(secret: str) -> hmac.HMAC | None:
-    """An HMAC-SHA256 keyed with the key PyJWT verifies HS256 with, by PyJWT's own rules (not empty, not
-    PEM, SSH, DER or a JWK), to be copied for each token: a copy skips the key set-up (and OpenSSL's
-    look-up of the digest) that a one-shot ``hmac.digest`` does on every call. None when PyJWT refuses the
-    secret."""
+def _keyed_sha256(secret: str) -> tuple[Any, Any] | None:
+    """HMAC-SHA256 (RFC 2104) keyed with the key PyJWT verifies HS256 with, by PyJWT's own rules (not empty,
+    not PEM, SSH, DER or a JWK), as its two SHA-256 states after the padded key: a token's MAC is the outer
+    state's copy fed the inner state's copy's digest of the signing input. Copies of keyed states skip the
+    key set-up that ``hmac.digest`` does on every call, and no Python-level ``hmac.HMAC`` method runs.
+    None when PyJWT refuses the secret."""
     import jwt  # on first use: see emulator.auth.connect_token
 
     try:
         key: bytes = jwt.get_algorithm_by_name(ALGORITHM).prepare_key(secret)
     except Exception:  # PyJWT refuses it (InvalidKeyError, or a str that is not UTF-8): it says how, later
         return None
-    return hmac.new(key, digestmod=hashlib.sha256)
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_XOR_IPAD)), hashlib.sha256(key.translate(_XOR_OPAD))

@@ -144,6 +144,12 @@ ODD_BUT_VALID = {
     "unicode-secret": signed(
         json.dumps({"iss": "unicode-app", "iat": NOW, "exp": NOW + 1, "qsh": QSH}), secret=SECRETS["unicode-app"]
     ),
+    "block-long-secret": signed(
+        json.dumps({"iss": "block-app", "iat": NOW, "exp": NOW + 1, "qsh": QSH}), secret=SECRETS["block-app"]
+    ),
+    "longer-than-a-block-secret": signed(
+        json.dumps({"iss": "wide-app", "iat": NOW, "exp": NOW + 1, "qsh": QSH}), secret=SECRETS["wide-app"]
+    ),
 }
 
 

@@ -36,6 +36,8 @@ SECRETS = {
     "unicode-app": "sécret-☃-0123456789abcdef0123456789",
     "surrogate-app": "secret-\ud800-0123456789abcdef0123456789",
     "long-app": "long-secret-" + "0123456789" * 110,
+    "block-app": "block-secret-" + "0123456789" * 5 + "x",  # one SHA-256 block: the HMAC key as it is
+    "wide-app": "wide-secret-☃-" + "0123456789" * 9,  # longer than a block: the HMAC key is its digest
 }
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
