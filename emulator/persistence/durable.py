@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from emulator.domain.queue import Pending
 from emulator.domain.service import Applied, DevOpsService, Unavailable
 from emulator.persistence import legacy
 from emulator.persistence import records as r
-from emulator.persistence.files import FolderLock, LogFile, StorageError, line, truncate
+from emulator.persistence.files import FolderLock, LogFile, StorageError, held_open, line, truncate
 from emulator.persistence.restore import FORMAT, VERSION, PersistenceError, Reader, Restored, log_name
 from emulator.persistence.snapshot import SnapshotWriter
 
@@ -226,10 +227,16 @@ class DurableState:
     def finish_compaction(self, writer: SnapshotWriter, started: float | None = None) -> None:
         """Put a written snapshot in place and remove the logs it holds."""
         writer.commit()
-        self._snapshot_bytes = writer.size
+        self._remove_logs_before(writer.generation)
+        self._compacted(writer, started)
+
+    def _remove_logs_before(self, generation: int) -> None:
         for path in self.dir.glob("log-*.jsonl"):
-            if path.name < log_name(writer.generation):
+            if path.name < log_name(generation):
                 path.unlink(missing_ok=True)
+
+    def _compacted(self, writer: SnapshotWriter, started: float | None) -> None:
+        self._snapshot_bytes = writer.size
         log.info("snapshot written in %s: %d records, %d pending, %.1f MB, %.2f s", self.dir, writer.records,
                  writer.pending, writer.size / 1e6, time.monotonic() - (started or time.monotonic()))  # fmt: skip
 
@@ -241,7 +248,17 @@ class DurableState:
             while not writer.step():
                 await asyncio.sleep(0)  # the requests waiting go first
             await asyncio.to_thread(writer.sync)
-            self.finish_compaction(writer, started)
+            # Freeing a large file's blocks takes a while and holds up whoever frees them: the
+            # snapshot replaced is kept open across the rename and closed, as the old logs are removed, by
+            # a thread, while requests go on.
+            replaced = held_open(writer.file.path)
+            try:
+                writer.commit()
+            finally:
+                if replaced is not None:
+                    await asyncio.to_thread(os.close, replaced)
+            await asyncio.to_thread(self._remove_logs_before, writer.generation)
+            self._compacted(writer, started)
         except StorageError as exc:
             self._compaction_failed(writer, exc)
         except asyncio.CancelledError:

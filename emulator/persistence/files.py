@@ -161,6 +161,15 @@ class NewFile:
             self.temporary.unlink()
 
 
+def held_open(path: Path) -> int | None:
+    """A read-only descriptor of ``path``, None if there is no such file. While it is open, replacing or
+    removing the file frees none of its blocks; closing it does (a large file's take a while)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+
+
 def sync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:

@@ -51,6 +51,24 @@ def test_sighup_with_a_data_folder_writes_a_snapshot_and_keeps_serving(tmp_path:
     assert "Traceback" not in cli.output
 
 
+def test_a_snapshot_replaced_by_sighup_is_closed_and_its_logs_removed(tmp_path: Path) -> None:
+    """The replaced snapshot is held open across the rename and closed by a thread: none stays open."""
+    with Cli("--fixtures", SITES, "--data-dir", str(tmp_path), "--apply-delay", "3600") as cli:
+        for round_ in range(2):
+            submit(cli, f"round-{round_}")
+            cli.process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 15
+            while cli.output.count("snapshot written in") <= round_ and time.monotonic() < deadline:
+                time.sleep(0.02)
+        fds = Path(f"/proc/{cli.process.pid}/fd")
+        open_files = [str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink()]
+        assert not [name for name in open_files if Path(name).name.startswith("snapshot")], open_files
+        assert len(list(tmp_path.glob("log-*.jsonl"))) == 1  # the current log only
+        assert in_snapshot(tmp_path, "round-1") and ready(cli) == 200
+        assert cli.stop() == 0
+    assert "Traceback" not in cli.output
+
+
 def test_sighup_without_a_data_folder_is_logged_and_ignored() -> None:
     with Cli("--fixtures", SITES) as cli:
         cli.process.send_signal(signal.SIGHUP)
