@@ -87,8 +87,11 @@ def fresh_tokens(path: str, count: int) -> list[bytes]:
     ]
 
 
-async def emulator_requests(mode: str, count: int, fresh: bool) -> Callable[[int], Awaitable[None]]:
-    """A function doing request number i of ``mode`` against a new emulator (default settings)."""
+async def emulator_requests(
+    mode: str, count: int, fresh: bool, tokens: int | None = None
+) -> Callable[[int], Awaitable[None]]:
+    """A function doing request number i of ``mode`` against a new emulator (default settings); ``fresh`` makes
+    ``tokens`` tokens (by default one for each request and the warm-up's) before the first request."""
     from emulator.app import create_app
     from emulator.config import Settings
 
@@ -111,10 +114,10 @@ async def emulator_requests(mode: str, count: int, fresh: bool) -> Callable[[int
     if mode == "submit":
         return submit
     path = payloads.get_path(1)
-    tokens = fresh_tokens(path, count + WARMUP) if fresh else [payloads.sign("GET", path).encode()]
+    signed = fresh_tokens(path, tokens or count + WARMUP) if fresh else [payloads.sign("GET", path).encode()]
 
     async def get(i: int) -> None:
-        status = await call(app, "GET", path, [HOST, (b"authorization", tokens[i % len(tokens)])])
+        status = await call(app, "GET", path, [HOST, (b"authorization", signed[i % len(signed)])])
         assert status == 200, status
 
     return get
@@ -135,9 +138,9 @@ async def baseline_requests() -> Callable[[int], Awaitable[None]]:
     return get
 
 
-async def measure(mode: str, count: int, *, fresh: bool, profile: bool, sort: str) -> float:
+async def measure(mode: str, count: int, *, fresh: bool, profile: bool, sort: str, tokens: int | None = None) -> float:
     """Microseconds per request, over ``count`` requests after a warm-up."""
-    one = await (baseline_requests() if mode == "baseline" else emulator_requests(mode, count, fresh))
+    one = await (baseline_requests() if mode == "baseline" else emulator_requests(mode, count, fresh, tokens))
     for i in range(WARMUP):
         await one(i)
     profiler = cProfile.Profile() if profile else None
@@ -161,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="get: a new token for every request")
     parser.add_argument("--profile", action="store_true", help="print a cProfile table as well")
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumtime, ...)")
+    parser.add_argument("--tokens", type=int, help="get --fresh: tokens made before the first request")
     args = parser.parse_args(argv)
-    micros = asyncio.run(measure(args.mode, args.count, fresh=args.fresh, profile=args.profile, sort=args.sort))
+    micros = asyncio.run(
+        measure(args.mode, args.count, fresh=args.fresh, profile=args.profile, sort=args.sort, tokens=args.tokens)
+    )
     label = f"{args.mode} (fresh tokens)" if args.fresh else args.mode
     print(f"{label}: {micros:.1f} us per request")
     return 0
