@@ -162,11 +162,12 @@ class NewFile:
 
 
 def held_open(path: Path) -> int | None:
-    """A read-only descriptor of ``path``, None if there is no such file. While it is open, replacing or
-    removing the file frees none of its blocks; closing it does (a large file's take a while)."""
+    """A read-only descriptor of ``path``, None if it cannot be opened (there is none, say). While it is
+    open, replacing or removing the file frees none of its blocks; closing it does (a large file's take a
+    while)."""
     try:
         return os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except OSError:
         return None
 
 

@@ -64,8 +64,9 @@ def is_uri(value: str) -> bool:
 
 
 def all_uris(values: list[str]) -> bool:
-    """``all(is_uri(v) for v in values)`` in one regex call (a call costs more than a URL's characters), or
-    none where the URLs share their scheme and authority (``_share_a_valid_authority``)."""
+    """``all(is_uri(v) for v in values)`` in one regex call (a call costs more than a URL's characters): on
+    their shared part where the URLs share their scheme and authority (``_share_a_valid_authority``), else
+    on them all, joined by newlines."""
     joined = "\n".join(values)
     if joined.count("\n") != len(values) - 1:
         return False
@@ -76,7 +77,7 @@ def all_uris(values: list[str]) -> bool:
 
 # An http(s) URL's start through the end of its authority (the "/", "?" or "#" after it).
 _HTTP_AUTHORITY = re.compile(rf"{_HTTP_SCHEME}//[^/?#\n]*[/?#]")
-# The characters an URL's body takes as they are; "%" (which needs two hex digits after it) is not one.
+# The characters a URL's body takes as they are; "%" (which needs two hex digits after it) is not one.
 _PLAIN_URI_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?#[]"
 
 
