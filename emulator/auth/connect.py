@@ -65,7 +65,7 @@ class TokenCache:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._requests: _Recent[tuple[str, str, str, str], _VerifiedRequest] = _Recent(size)
-        self._seen = array("q", bytes(8 * SEEN_SLOTS))  # the hash of a request verified once, by hash % slots
+        self._seen = _no_hashes()  # the hash of a request verified once, by hash % slots
         self._hashes: _Recent[tuple[str, str, str], str] = _Recent(size)
 
     def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
@@ -102,7 +102,12 @@ class TokenCache:
     def clear(self) -> None:
         self._requests.clear()
         self._hashes.clear()
-        self._seen = array("q", bytes(8 * SEEN_SLOTS))
+        self._seen = _no_hashes()
+
+
+def _no_hashes() -> array[int]:
+    """``SEEN_SLOTS`` empty slots of request hashes."""
+    return array("q", bytes(8 * SEEN_SLOTS))
 
 
 class _Recent(Generic[K, V]):
