@@ -46,6 +46,7 @@ OPEN_FILES_CEILING = 1 << 20  # never ask for more than this, even when the hard
 LINGER_SECONDS = 1.0  # after a refusal, how long the client's unread bytes are read and discarded ...
 LINGER_BYTES = 4 * 1024 * 1024  # ... and how many, at most
 _SLICE = 16 * 1024  # a request head is fed to the parser in pieces of at most this, to stop at the limit
+_HEAD_END = b"\r\n\r\n"  # the blank line that ends a request head
 _STATUS_TEXT = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
@@ -188,6 +189,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             if self.head_timer is None:
                 self.head_timer = self.loop.call_later(self.limits.header_timeout, self._on_head_timer)
         if head + len(data) < self.limits.max_header_bytes:
+            self.head_bytes = head + len(data)
+            HttpToolsProtocol.data_received(self, data)
+        elif head == 0 and data[:1].isalpha() and data.find(_HEAD_END, 0, self.limits.max_header_bytes) >= 0:
+            # a whole head within the limit: it starts with the method and a head holds no blank line, so it
+            # ends at or before this one; the large body that came with it is fed at once, not in copies
             self.head_bytes = head + len(data)
             HttpToolsProtocol.data_received(self, data)
         else:

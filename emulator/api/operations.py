@@ -21,7 +21,7 @@ from emulator.api.context import Context
 from emulator.api.http import JSONBytes, header, parse_int64
 from emulator.api.submissions import RejectedInput, RequestInvalid, encode_json, may_hold_astral, text_limits
 from emulator.domain.clock import iso
-from emulator.domain.model import Key
+from emulator.domain.model import EntityInput, Key
 from emulator.journal import BODY_KEPT, AcceptedInResponse
 
 Handler = Callable[[Context], Awaitable[Answer]]
@@ -34,7 +34,9 @@ async def submit(ctx: Context) -> Answer:
         submission = family.parser.parse(body)
     except RequestInvalid as invalid:
         raise Refusal.invalid(invalid.messages) from None
-    valid = [item for item in submission.items if not isinstance(item, RejectedInput)]
+    items = submission.items
+    some_rejected = RejectedInput in map(type, items)  # seldom: a request is mostly valid as a whole
+    valid = cast(list[EntityInput], [i for i in items if type(i) is not RejectedInput] if some_rejected else items)
     latest = ctx.service.latest_accepted(family.kind, ctx.site, ctx.provider)
     findings = ctx.contract.submission(family.kind, ctx.site.name, ctx.provider, valid, latest, ctx.now)
     if may_hold_astral(body):  # rare: then every limited string is measured in UTF-16 code units too
@@ -45,8 +47,7 @@ async def submit(ctx: Context) -> Answer:
     outcome = ctx.service.submit(family.kind, ctx.site, ctx.provider, valid, submission.properties)
     ctx.contract.accepted(family.kind, ctx.site.name, ctx.provider, outcome.accepted)
     ctx.note(ctx.contract.unknown(outcome.unknown_issue_keys, outcome.unknown_associations))
-    items = submission.items
-    rejected = [(i.key, i.messages) for i in items if type(i) is RejectedInput] if len(valid) < len(items) else []
+    rejected = [(i.key, i.messages) for i in items if type(i) is RejectedInput] if some_rejected else []
     rejected += outcome.rejected
     answer = encode_json(family.submit_answer(outcome, rejected))
     # the journal keeps all of a short answer: then it reads the touched keys from it

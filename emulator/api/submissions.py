@@ -155,6 +155,7 @@ class _ItemRules(Struct, frozen=True):
     totals: tuple[tuple[Callable[[Any], Any], int], ...]  # (the item's groups, most values of all of them)
     required_any: Callable[[Any], tuple[Any, ...]] | None  # the members of which one must be given
     absent: tuple[None, ...]  # what required_any reads when none is given
+    required_each: tuple[Callable[[Any], Any], ...]  # each of those members alone
     issue_keys: Callable[[Any], Any] | None  # the deprecated issueKeys member (never empty when given)
 
     @classmethod
@@ -173,10 +174,11 @@ class _ItemRules(Struct, frozen=True):
         required = [_snake(name) for name in getattr(item, "required_any", ())]
         required_any = operator.attrgetter(*required) if len(required) > 1 else None
         issue_keys = operator.attrgetter("issue_keys") if "issue_keys" in item.__struct_fields__ else None
-        return cls(formats, walks, tuple(totals), required_any, (None,) * len(required), issue_keys)
+        each = tuple(operator.attrgetter(name) for name in required) if required_any is not None else ()
+        return cls(formats, walks, tuple(totals), required_any, (None,) * len(required), each, issue_keys)
 
     def hold(self, items: list[Any]) -> bool:
-        if self.required_any is not None and self.absent in map(self.required_any, items):
+        if self.lacks_required(items):
             return False  # a rejection: the full validator words it
         for groups_of, limit in self.totals:
             every = list(filter(None, map(groups_of, items)))
@@ -186,6 +188,13 @@ class _ItemRules(Struct, frozen=True):
                 if len(groups) > 1 and sum(map(len, map(_VALUES, groups))) > limit:
                     return False  # one group is bounded by its own limit: only several can pass the total
         return all_uris(list(self._values("uri", items))) and all_date_times(self._values("date-time", items))
+
+    def lacks_required(self, items: list[Any]) -> bool:
+        """Whether an item gives none of ``required_any``. A member that every item gives settles it at once:
+        a client mostly sends the same members with each."""
+        if all(None in map(given, items) for given in self.required_each):
+            return self.required_any is not None and self.absent in map(self.required_any, items)
+        return False
 
     def _values(self, check: str, items: list[Any]) -> set[str]:
         """The distinct values of a request's items that must pass ``check`` (items mostly share some)."""

@@ -73,11 +73,12 @@ class ContractChecker:
         latest: Any,
         now: float,
     ) -> list[Finding]:
-        """``latest(key)`` is the newest accepted write of a key (pending or applied), or None: its
-        updateSequenceNumber, and the write (with ``body`` and ``data``)."""
+        """``latest(key)`` is the newest accepted write of a key (pending or applied), or None: it has
+        ``update_sequence_number``, ``body`` and ``data``."""
         found = []
         epochs: dict[str | None, float | None] = {}  # a request's deployments often share their lastUpdated
         groups = self._highest.get((kind.name, site, provider), _NO_GROUPS)
+        earliest, latest_time = now - FAR_PAST, now + FUTURE_SLACK
         for dep in deployments:
             key = dep.key
             if dep.issue_keys:
@@ -86,8 +87,9 @@ class ContractChecker:
                 found.append(Finding("no-issue-link", f"{show(key)} names no issue"))
             before = latest(key)
             if before is not None:
-                if dep.update_sequence_number <= before[0] and not same_apart_from_usn(before[1], dep):
-                    found.append(lost_update(dep, before[0]))
+                usn = before.update_sequence_number
+                if dep.update_sequence_number <= usn and not same_apart_from_usn(before, dep):
+                    found.append(lost_update(dep, usn))
             else:
                 highest = groups.get(key[:-1])
                 if highest is not None and key[-1] < highest:
@@ -96,7 +98,7 @@ class ContractChecker:
             updated = epochs.get(dep.last_updated, UNSEEN)
             if updated is UNSEEN:
                 updated = epochs[dep.last_updated] = epoch(dep.last_updated)
-            if updated is not None and not now - FAR_PAST <= updated <= now + FUTURE_SLACK:
+            if updated is not None and not earliest <= updated <= latest_time:
                 found.append(out_of_time(dep, updated, now))
         return found
 
@@ -118,7 +120,7 @@ class ContractChecker:
             found += overruns(entity.data, (items_field,), "", limits, show(entity.key))
         return found
 
-    def accepted(self, kind: Kind, site: str, provider: Provider, keys: Iterable[Key]) -> None:
+    def accepted(self, kind: Kind, site: str, provider: Provider, keys: Sequence[Key]) -> None:
         """Remember the highest number accepted in each group of ``keys``."""
         highest = highest_per_group(keys)
         if not highest:

@@ -4,7 +4,7 @@ lastUpdated out of time, a string over its limit in UTF-16 code units, and the h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,9 +63,14 @@ def overruns(
     return found
 
 
-def highest_per_group(keys: Iterable[Key]) -> dict[Key, int]:
+def highest_per_group(keys: Sequence[Key]) -> dict[Key, int]:
     """The highest number of each group (a key without its number) among ``keys``."""
-    highest: dict[Key, int] = {}  # a request's keys mostly share their group
+    if keys:
+        # the keys' columns: a request's keys mostly share their group, and then its columns tell at once
+        *groups, numbers = zip(*keys, strict=True)
+        if all(column.count(column[0]) == len(column) for column in groups):
+            return {keys[0][:-1]: max(numbers)}
+    highest: dict[Key, int] = {}
     group, top = None, 0
     for key in keys:
         if key[:-1] != group:  # a run of keys of one group needs no dict

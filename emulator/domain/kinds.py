@@ -9,7 +9,7 @@ scopes, request shapes) belongs to the HTTP layer's declarations.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
@@ -66,7 +66,8 @@ class DeploymentKind(Kind, frozen=True):
         return StoredDeployment(incoming.key, usn, body, properties, now, environment, gating)
 
     def rewritten(self, old: StoredEntity, incoming: EntityInput, now: float, site: Site | None) -> None:
-        assert isinstance(old, StoredDeployment) and isinstance(incoming, DeploymentInput)
+        if TYPE_CHECKING:  # for the type checker only: this kind stores deployments, and this runs for every write
+            assert isinstance(old, StoredDeployment) and isinstance(incoming, DeploymentInput)
         if old.environment_type != incoming.environment_type:
             old.environment_type = sys.intern(incoming.environment_type)
         if old.gating is None and incoming.gating_requested:

@@ -130,7 +130,8 @@ class ApplyQueue:
 
     def push_all(self, ops: Sequence[Operation], *, accepted_at: float, due: float) -> Run:
         """Queue operations accepted and due together, as one run, in the order given (the run keeps its
-        own copy of the list). The run returned is the queue's own: read it, never change it."""
+        own copy of the list). They are one request's, of one owner: the service applies a run's operations
+        to the owner of its first. The run returned is the queue's own: read it, never change it."""
         first = next(self._seq)
         self._seq = itertools.count(first + len(ops))
         run = Run(due, accepted_at, list(ops), range(first, first + len(ops)))

@@ -229,20 +229,17 @@ class DevOpsService(Registry):
 
     def latest_accepted(
         self, kind: Kind, site: Site, provider: Provider
-    ) -> Callable[[Key], tuple[int, EntityInput | StoredEntity] | None]:
-        """A lookup of the newest accepted write of an entity, pending or applied: (updateSequenceNumber,
-        the write), where the write has ``body`` and ``data``. One function for a request's keys, valid
-        until the next change: it reads the queue's and the store's indexes of this owner."""
+    ) -> Callable[[Key], EntityInput | StoredEntity | None]:
+        """A lookup of the newest accepted write of an entity, pending or applied, or None: the write has
+        ``update_sequence_number``, ``body`` and ``data``. One function for a request's keys, valid until the
+        next change: it reads the queue's and the store's indexes of this owner."""
         self.apply_due()
         pending = self.queue.latest_of(kind.name, site.name, provider)
         records = self.store.records_of(kind.name, site.name, provider)
 
-        def latest(key: Key) -> tuple[int, EntityInput | StoredEntity] | None:
+        def latest(key: Key) -> EntityInput | StoredEntity | None:
             upsert = pending.get(key)
-            if upsert is not None:
-                return upsert.entity.update_sequence_number, upsert.entity
-            record = records.get(key)
-            return None if record is None else (record.update_sequence_number, record)
+            return records.get(key) if upsert is None else upsert.entity
 
         return latest
 
@@ -319,14 +316,11 @@ class DevOpsService(Registry):
     def _apply_runs(self, runs: Iterable[Run], now: float) -> int:
         count = 0
         observers = self.on_apply
-        site = provider = kind = None  # a run's operations share their owner: it is looked up once a run
         for run in runs:
             index = 0  # of the operation being applied: on a failure, the run goes back on the queue after it
             try:
+                part, applier, where = self._owner(run.ops[0])  # a run is one request's: its operations share it
                 for op in run.ops:
-                    if op.site is not site or op.provider is not provider or op.kind is not kind:
-                        site, provider, kind = op.site, op.provider, op.kind
-                        part, applier, where = self._owner(op)
                     if type(op) is Upsert:
                         stored = applier.apply(part, op.entity, op.properties, now, where)
                         if observers:  # what it did is told only to someone who listens

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from emulator.app import create_app
 from emulator.config import Settings
+from emulator.contract.checks import highest_per_group
 from emulator.domain.clock import ManualClock
 from tests.factories import deployment_data
 from tests.helpers import BASE, JSON_TYPE, SITES, body, key_path, token
@@ -289,3 +290,19 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["pipe-a", "pipe-b"]), st.sampled_from(["env-1", "env-2"]), st.integers(-5, 5)),
+        max_size=12,
+    )
+)
+def test_the_highest_number_of_each_group_is_remembered_for_any_mix_of_groups(
+    keys: list[tuple[str, str, int]],
+) -> None:
+    """One group (the usual request) or several, in any order: each group's highest number, nothing else."""
+    expected: dict[tuple[str, ...], int] = {}
+    for *group, number in keys:
+        expected[tuple(group)] = max(expected.get(tuple(group), number), number)
+    assert highest_per_group(keys) == expected

@@ -164,6 +164,26 @@ def test_a_head_up_to_the_limit_is_answered_and_one_past_it_is_431(
         assert b"x-emulator-reason: request head over 65536 bytes" in answer
 
 
+def test_a_head_after_blank_lines_is_held_to_the_limit_too(quick: ThreadedServer) -> None:
+    """Blank lines before a request line (which the parser skips) are no head's end: a head over the limit
+    after them is still refused."""
+    with connect(quick.port) as sock:
+        sock.sendall(b"\r\n\r\n" + PROBE.replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"p" * 70_000 + b"\r\n\r\n"))
+        answer = read_all(sock)
+    assert status_and_body(answer)[0] in (0, 431)  # 0: the answer lost to the reset of unread data
+
+
+def test_a_small_head_with_a_body_larger_than_the_head_limit_is_answered(quick: ThreadedServer) -> None:
+    """Head and body sent at once, together past ``max_header_bytes``: only the head counts."""
+    body = json.dumps({"deployments": [], "properties": {"padding": "p" * 100_000}}).encode()
+    head = f"POST {BULK} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    head += f"Authorization: {auth('POST', BULK)['Authorization']}\r\nContent-Length: {len(body)}\r\n\r\n"
+    with connect(quick.port) as sock:
+        sock.sendall(head.encode() + body)
+        status, answer = status_and_body(read_all(sock))
+    assert status == 400 and isinstance(json.loads(answer), list)  # Jira's 400: the whole body was read
+
+
 # -- many connections -----------------------------------------------------------------------------------------
 
 
