@@ -16,10 +16,9 @@ import operator
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from itertools import chain
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -181,10 +180,9 @@ class _ItemRules(Struct, frozen=True):
         if self.lacks_required(items):
             return False  # a rejection: the full validator words it
         for groups_of, limit in self.totals:
-            every = list(filter(None, map(groups_of, items)))
-            if sum(map(len, map(_VALUES, chain.from_iterable(every)))) <= limit:
+            if _all_values(map(groups_of, items)) <= limit:
                 continue  # all of the request's values together are within one item's limit
-            for groups in every:
+            for groups in filter(None, map(groups_of, items)):
                 if len(groups) > 1 and sum(map(len, map(_VALUES, groups))) > limit:
                     return False  # one group is bounded by its own limit: only several can pass the total
         return all_uris(list(self._values("uri", items))) and all_date_times(self._values("date-time", items))
@@ -212,6 +210,16 @@ class _ItemRules(Struct, frozen=True):
 
 
 _VALUES = operator.attrgetter("values")
+
+
+def _all_values(groups_of_items: Iterable[Any]) -> int:
+    """How many values the items' groups (each item's list of groups, or None) hold together."""
+    total = 0
+    for groups in groups_of_items:
+        if groups:
+            for group in groups:
+                total += len(group.values)
+    return total
 
 
 def _checked(struct: type[Struct], path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Meta]]:

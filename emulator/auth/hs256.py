@@ -6,8 +6,8 @@ options={"require": REQUIRED_CLAIMS, ...})`` surely accepts it and returns the s
 else it answers None and the caller asks PyJWT, so every refusal keeps PyJWT's verdict and reason.
 
 "Surely" means: three non-empty segments of the base64url alphabet without padding, the header and
-payload segments each the canonical encoding of its bytes (PyJWT refuses other trailing bits), both UTF-8
-JSON objects and nothing after them, read as ``json.loads`` reads them for PyJWT; a header of only alg
+payload segments each the canonical encoding of its bytes (PyJWT refuses other trailing bits), both JSON
+objects read as ``json.loads`` reads them for PyJWT (by msgspec, where it reads them at all); a header of only alg
 (exactly HS256), typ and a string kid (so no crit, no b64); a key PyJWT prepares for HMAC without
 complaint; an HMAC-SHA256 that matches (compared in constant time); and every required claim present and
 not null. PyJWT checks nothing else with these options (PyJWT 2.x; tests/auth/test_hs256_differential.py
@@ -24,6 +24,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from msgspec import Struct
 
 ALGORITHM = "HS256"
@@ -35,6 +36,7 @@ _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", None, b"==", b"=")  # by length % 4: one character more than a multiple of 4 encodes nothing
 _JSON = json.JSONDecoder()  # json.loads's own configuration: NaN and Infinity read, the last duplicate key wins
+_decode_json = msgspec.json.Decoder().decode  # into dicts, lists, str, int, float, bool and None
 _KEPT_HEADER_CHARS = 256  # longer header segments are read anew each time, not remembered
 # Prepared keys are remembered per secret (PyJWT's key checks cost more than the rest of a verification);
 # a longer secret is left to PyJWT on every request rather than kept.
@@ -104,16 +106,29 @@ def _json_object(segment: bytes) -> dict[str, Any] | None:
     data = binascii.a2b_base64(encoded)
     if binascii.b2a_base64(data, newline=False) != encoded:  # not canonical: PyJWT refuses it
         return None
-    # PyJWT calls json.loads(data), which reads bytes as UTF-8 (with surrogatepass) unless they open with a
-    # BOM or have a NUL in their first two: then the UTF-8 text does not open with "{", and raw_decode, which
-    # skips no whitespace, reads no object from it. json.loads takes a document only if nothing but
-    # whitespace follows it; the fast path takes it only if nothing does.
+    # PyJWT calls json.loads(data). msgspec reads strict UTF-8 JSON (whitespace around it allowed, as
+    # json.loads allows it) and, where it reads a document at all, reads the one json.loads reads: the same
+    # values, the last of duplicate keys, integers of any size. What it refuses and json.loads may take
+    # (NaN, Infinity, a float out of range, a surrogate, a very long number) is read as json.loads reads it.
+    try:
+        value = _decode_json(data)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        value = _json_loads_object(data)
+    return value if isinstance(value, dict) else None
+
+
+def _json_loads_object(data: bytes) -> Any:
+    """``json.loads(data)`` where it surely reads what PyJWT's call reads, else None: json.loads reads bytes
+    as UTF-8 (with surrogatepass) unless they open with a BOM or have a NUL in their first two, and then the
+    UTF-8 text does not open with "{" and raw_decode, which skips no whitespace, reads no object from it.
+    json.loads takes a document only if nothing but whitespace follows it; this takes it only if nothing
+    does."""
     try:
         text = data.decode("utf-8", "surrogatepass")
         value, end = _JSON.raw_decode(text)
     except (ValueError, RecursionError):
         return None
-    return value if end == len(text) and isinstance(value, dict) else None
+    return value if end == len(text) else None
 
 
 @lru_cache(maxsize=64)

@@ -121,9 +121,10 @@ class DevOpsService(Registry):
         self._make_room(len(entities))
         outcome = SubmitOutcome()
         shared = dict(properties)  # one copy for the whole request; stored records never change it
+        kind_name, site_name = kind.name, site.name
         if not site.projects and not site.services:  # no catalogue: every value is known
             outcome.accepted = [entity.key for entity in entities]
-            self._enqueue_all(site, [Upsert(kind.name, site.name, provider, e, shared) for e in entities])
+            self._enqueue_all(site, [Upsert(kind_name, site_name, provider, e, shared) for e in entities])
             return outcome
         unknown, memo, upserts = Unknown(), Memo(), []
         for entity in entities:
@@ -132,7 +133,7 @@ class DevOpsService(Registry):
                 outcome.rejected.append((entity.key, [kind.no_valid_associations]))
                 continue
             outcome.accepted.append(entity.key)
-            upserts.append(Upsert(kind.name, site.name, provider, known, shared))
+            upserts.append(Upsert(kind_name, site_name, provider, known, shared))
         self._enqueue_all(site, upserts)
         outcome.unknown_issue_keys = unknown.issue_keys_once()
         outcome.unknown_associations = unknown.associations_once()

@@ -210,3 +210,31 @@ def test_any_token_gets_the_same_verdicts_through_the_token_cache(token: str) ->
         assert verdict(f"JWT {token}", pyjwt_only=False, now=now, cache=fast) == verdict(
             f"JWT {token}", pyjwt_only=True, now=now, cache=pyjwt
         )
+
+
+# --- a segment's JSON, as json.loads reads it -----------------------------------------------------------------
+
+_JSON_TEXT = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(codec=None), max_size=8),  # surrogates and control characters too
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+).map(lambda value: json.dumps(value, ensure_ascii=False, allow_nan=True))
+_ODD_SPELLINGS = st.sampled_from(
+    ['{"a":1,"a":2}', '{"a":1e400}', '{"a":-0.0}', '{"a":01}', '{"a":1.}', '{"a":"\x01"}', ' {"a":1}\n',
+     '{"a":1} x', "\ufeff{}", '{"a":' + "9" * 4400 + "}", '{"a":1' + "0" * 30 + "}", "[" * 2000 + "]" * 2000]
+)  # fmt: skip
+
+
+@given(_JSON_TEXT | _ODD_SPELLINGS, st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]))
+@settings(max_examples=500)
+def test_a_segment_reads_as_json_loads_reads_it_or_not_at_all(text: str, encoding: str) -> None:
+    data = text.encode(encoding, "surrogatepass")
+    segment = base64.urlsafe_b64encode(data).rstrip(b"=")
+    read = hs256._json_object(segment)
+    event("read" if read is not None else "left to PyJWT")
+    if read is not None:
+        assert repr(read) == repr(json.loads(data))
