@@ -60,7 +60,8 @@ class Shapes:
     request: type[Struct]  # the request's struct; its ClassVar ``items_field`` names the list of entities
     key_fields: type[Struct]  # the part of an item that must be readable for a rejection of it alone
     key_of: Callable[[Any], Key]  # an item's key, from a validated key_fields model
-    fast_input: Callable[[Any, bytearray], EntityInput]  # a decoded item, its body encoded into the buffer
+    # a decoded item, its body encoded into the buffer, its key the one in the key table (added if missing)
+    fast_input: Callable[[Any, bytearray, dict[Key, Key]], EntityInput]
     full_input: Callable[[dict[str, Any], Any], EntityInput]  # an item's data as GET returns it, its model
     messages: Mapping[str, str] = field(default_factory=dict)  # the family's own texts, by pydantic error type
     item: type[Struct] = field(init=False)
@@ -85,11 +86,20 @@ class Shapes:
         return next(m.max_length for m in typing.get_args(items)[1:] if isinstance(m, Meta) and m.max_length)
 
 
+KEY_TABLE_SIZE = 1 << 16  # entity keys a parser's key table holds before it starts anew
+
+
 class Parser:
-    """Parses one family's submit requests."""
+    """Parses one family's submit requests.
+
+    Its key table holds the key objects of the entities it read lately, each the key of itself: a client
+    submits an entity several times (in progress, then done), and its writes then share one key object,
+    which the queue's and the store's dicts find by identity, without comparing tuples. The table starts
+    anew past ``KEY_TABLE_SIZE`` keys; keys are immutable values, so sharing them changes nothing else."""
 
     def __init__(self, shapes: Shapes) -> None:
         self.shapes = shapes
+        self._keys: dict[Key, Key] = {}
 
     def parse(self, body: bytes) -> Submission:
         """The submission; RequestInvalid when it is a 400 as a whole."""
@@ -132,8 +142,10 @@ class Parser:
         if not (self._rules.hold(items) and self._unpatterned.hold(items)):
             return None
         buffer = bytearray()  # each entity is encoded into it, then copied out at its exact size
-        fast_input = self.shapes.fast_input
-        entities: list[EntityInput | RejectedInput] = [fast_input(item, buffer) for item in items]
+        fast_input, keys = self.shapes.fast_input, self._keys
+        if len(keys) > KEY_TABLE_SIZE:
+            keys.clear()
+        entities: list[EntityInput | RejectedInput] = [fast_input(item, buffer, keys) for item in items]
         metadata = request.provider_metadata
         product = None if metadata is None else metadata.product
         return Submission(

@@ -20,11 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.api import submissions
 from emulator.api.bodies.deployments import PARSER
 from emulator.api.bodies.types import ISSUE_ID_OR_KEY_PATTERN, ISSUE_KEY_PATTERN, all_match, all_uris, is_uri
 from emulator.api.patterns import Unpatterned
 from emulator.api.submissions import RequestInvalid, Submission
-from emulator.domain.model import DeploymentInput, to_body
+from emulator.domain.model import DeploymentInput, DeploymentKey, to_body
 from tests import strategies
 
 parse_submission = PARSER.parse
@@ -361,3 +362,28 @@ def test_lifted_patterns_are_checked_only_on_the_struct_that_declares_them(
     assert lifted.hold(decoded.items) is holds
     with contextlib.nullcontext() if holds else pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(encode(document), type=_Request)  # as msgspec's own check decides
+
+
+def test_writes_of_one_entity_share_its_key_and_the_key_table_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client submits an entity several times: its writes carry one key object (the queue and the store
+    then find it by identity), equal to the full validator's; the parser's table of keys starts anew past
+    its size, and keys read after that are as right."""
+    monkeypatch.setattr(submissions, "KEY_TABLE_SIZE", 150)
+    parser = submissions.Parser(PARSER.shapes)  # a table of its own
+
+    def keys(first: int, usn: int) -> list[Any]:
+        items = [valid() | {"deploymentSequenceNumber": first + i, "updateSequenceNumber": usn} for i in range(100)]
+        parsed = parser.parse_valid(request(items))
+        assert parsed is not None
+        return [item.key for item in parsed.items]
+
+    first, again = keys(1, 1), keys(1, 2)
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert first == [DeploymentKey("p", "e", n) for n in range(1, 101)]
+    assert all(type(key) is DeploymentKey and key[0] is sys.intern("p") for key in first)
+    for start in (101, 201, 301):  # the table passes its size, starts anew, and fills again
+        assert keys(start, 1) == [DeploymentKey("p", "e", n) for n in range(start, start + 100)]
+        assert len(parser._keys) <= 150 + 100
+    assert keys(1, 3) == first  # made anew after the table started over: equal, if not the same objects

@@ -33,7 +33,7 @@ from emulator.api.bodies.types import (
     Url,
 )
 from emulator.api.submissions import Parser, Shapes, encode_into
-from emulator.domain.model import Association, BuildInput
+from emulator.domain.model import Association, BuildInput, Key
 from emulator.domain.model import BuildKey as DomainKey
 
 MAX_BUILDS = 100
@@ -169,16 +169,20 @@ def key_of(item: Any) -> DomainKey:
     return DomainKey(item.pipeline_id, item.build_number)
 
 
-def fast_input(build: BuildData, buffer: bytearray) -> BuildInput:
+def fast_input(build: BuildData, buffer: bytearray, keys: dict[Key, Key]) -> BuildInput:
     """The input of a build the fast decoder read and whose rules hold, its body encoded as GET returns it
-    (``schemaVersion`` first, as the declaration orders it, filled with its default when absent)."""
+    (``schemaVersion`` first, as the declaration orders it, filled with its default when absent), its key
+    the parser's key table's (made and added when missing)."""
     if build.schema_version is UNSET:
         buffer[:] = b'{"schemaVersion":"1.0",'
         encode_into(build, buffer, len(buffer))
         del buffer[len(b'{"schemaVersion":"1.0",')]  # the decoded struct's own "{"
     else:
         encode_into(build, buffer)
-    key = DomainKey(_intern(build.pipeline_id), build.build_number)
+    key = keys.get((build.pipeline_id, build.build_number))
+    if key is None:
+        key = tuple.__new__(DomainKey, (_intern(build.pipeline_id), build.build_number))
+        keys[key] = key
     issue_keys = () if build.issue_keys is None else build.issue_keys
     return BuildInput(key, build.update_sequence_number, issue_keys, build.last_updated, None, bytes(buffer),
                       None if build.associations else ())  # fmt: skip

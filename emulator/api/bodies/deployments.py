@@ -32,7 +32,7 @@ from emulator.api.bodies.types import (
     Url,
 )
 from emulator.api.submissions import Parser, Shapes, encode_into
-from emulator.domain.model import GATING_COMMAND, Association, DeploymentInput
+from emulator.domain.model import GATING_COMMAND, Association, DeploymentInput, Key
 from emulator.domain.model import DeploymentKey as DomainKey
 
 MAX_DEPLOYMENTS = 100
@@ -218,18 +218,23 @@ def key_of(item: Any) -> DomainKey:
     return DomainKey(item.pipeline.id, item.environment.id, item.deployment_sequence_number)
 
 
-def fast_input(deployment: DeploymentData, buffer: bytearray) -> DeploymentInput:
+def fast_input(deployment: DeploymentData, buffer: bytearray, keys: dict[Key, Key]) -> DeploymentInput:
     """The input of a deployment the fast decoder read and whose rules hold: its body is encoded into the
     request's buffer and copied out at its exact size (msgspec's own encode() hands back the buffer it
-    grew, larger than the JSON in it, and the store keeps a million of them). Key ids are the interned
-    strings: a request's entities, its pending writes and the store then share one string per id."""
+    grew, larger than the JSON in it, and the store keeps a million of them). Its key is the parser's key
+    table's (``Parser``), made and added when missing, with interned ids: a request's entities, its pending
+    writes and the store then share one string per id."""
     encode_into(deployment, buffer)
     if deployment.schema_version is UNSET:  # the full validator appends the default last, as Jackson writes it
         buffer[-1:] = _DEFAULT_SCHEMA_VERSION_TAIL
     pipeline, environment, commands = deployment.pipeline, deployment.environment, deployment.commands
-    key = (_intern(pipeline.id), _intern(environment.id), deployment.deployment_sequence_number)
+    number = deployment.deployment_sequence_number
+    key = keys.get((pipeline.id, environment.id, number))
+    if key is None:
+        key = tuple.__new__(DomainKey, (_intern(pipeline.id), _intern(environment.id), number))
+        keys[key] = key
     return DeploymentInput(
-        tuple.__new__(DomainKey, key),
+        key,
         deployment.update_sequence_number,
         () if deployment.issue_keys is None else deployment.issue_keys,
         deployment.last_updated,
