@@ -19,6 +19,7 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -86,7 +87,7 @@ class Shapes:
         return next(m.max_length for m in typing.get_args(items)[1:] if isinstance(m, Meta) and m.max_length)
 
 
-KEY_TABLE_SIZE = 1 << 16  # entity keys a parser's key table holds before it starts anew
+KEY_TABLE_SIZE = 256  # entity keys a parser's key table keeps from one request to the next
 
 
 class Parser:
@@ -94,8 +95,9 @@ class Parser:
 
     Its key table holds the key objects of the entities it read lately, each the key of itself: a client
     submits an entity several times (in progress, then done), and its writes then share one key object,
-    which the queue's and the store's dicts find by identity, without comparing tuples. The table starts
-    anew past ``KEY_TABLE_SIZE`` keys; keys are immutable values, so sharing them changes nothing else."""
+    which the queue's and the store's dicts find by identity, without comparing tuples. Before each request
+    the table lets go of its oldest keys past ``KEY_TABLE_SIZE``, so that it holds a constant number once
+    full, whatever the store holds; keys are immutable values, so sharing them changes nothing else."""
 
     def __init__(self, shapes: Shapes) -> None:
         self.shapes = shapes
@@ -144,7 +146,8 @@ class Parser:
         buffer = bytearray()  # each entity is encoded into it, then copied out at its exact size
         fast_input, keys = self.shapes.fast_input, self._keys
         if len(keys) > KEY_TABLE_SIZE:
-            keys.clear()
+            for oldest in list(islice(keys, len(keys) - KEY_TABLE_SIZE)):
+                del keys[oldest]
         entities: list[EntityInput | RejectedInput] = [fast_input(item, buffer, keys) for item in items]
         metadata = request.provider_metadata
         product = None if metadata is None else metadata.product

@@ -15,6 +15,7 @@ drops a string once nothing refers to it, so ids that go away do not pile up.
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
@@ -114,8 +115,11 @@ def _shared(text: object) -> object:
 
 
 def shared_key(key: Key) -> Key:
-    """``key`` with its strings replaced by their interned copies (of the same NamedTuple type)."""
-    return tuple.__new__(type(key), map(_shared, key))
+    """``key`` with its strings replaced by their interned copies (of the same NamedTuple type); ``key``
+    itself when they are those already, as a submitted key's are: the store then holds the key object that
+    the entity's later writes carry (the submit parser's key table), and finds it by identity."""
+    shared = tuple(map(_shared, key))
+    return key if all(map(operator.is_, shared, key)) else tuple.__new__(type(key), shared)
 
 
 def newest_first(keys: Iterable[Key]) -> list[Key]:

@@ -368,8 +368,8 @@ def test_writes_of_one_entity_share_its_key_and_the_key_table_stays_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A client submits an entity several times: its writes carry one key object (the queue and the store
-    then find it by identity), equal to the full validator's; the parser's table of keys starts anew past
-    its size, and keys read after that are as right."""
+    then find it by identity), equal to the full validator's; the parser's table of keys lets go of its
+    oldest keys past its size, and keys read after that are as right."""
     monkeypatch.setattr(submissions, "KEY_TABLE_SIZE", 150)
     parser = submissions.Parser(PARSER.shapes)  # a table of its own
 
@@ -383,7 +383,9 @@ def test_writes_of_one_entity_share_its_key_and_the_key_table_stays_bounded(
     assert all(a is b for a, b in zip(first, again, strict=True))
     assert first == [DeploymentKey("p", "e", n) for n in range(1, 101)]
     assert all(type(key) is DeploymentKey and key[0] is sys.intern("p") for key in first)
-    for start in (101, 201, 301):  # the table passes its size, starts anew, and fills again
+    for start in (101, 201, 301):  # the table passes its size and lets go of the oldest
         assert keys(start, 1) == [DeploymentKey("p", "e", n) for n in range(start, start + 100)]
         assert len(parser._keys) <= 150 + 100
-    assert keys(1, 3) == first  # made anew after the table started over: equal, if not the same objects
+    latest = keys(301, 2)
+    assert all(a is b for a, b in zip(latest, keys(301, 3), strict=True))  # the newest are kept
+    assert keys(1, 3) == first  # made anew after the oldest went: equal, if not the same objects
