@@ -25,6 +25,7 @@ import msgspec
 from msgspec import NODEFAULT, Meta, Struct
 
 from emulator.api.bodies.types import all_match
+from emulator.api.submissions import keep_newest
 
 _META_ATTRIBUTES = (
     "gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "tz", "title", "description", "examples",
@@ -56,8 +57,13 @@ class Route:
         return level
 
 
+MATCHED_KEPT = 1024  # values of each pattern known to match it, kept from one request to the next
+
+
 class Unpatterned:
-    """The fast decoder's copy of a request struct, and where the patterns it lifted out apply."""
+    """The fast decoder's copy of a request struct, and where the patterns it lifted out apply. It keeps the
+    newest ``MATCHED_KEPT`` values of each pattern that matched it: a client names the same issues again and
+    again, and a value known to match is not matched again."""
 
     def __init__(self, request: type[Struct], items_attribute: str) -> None:
         self._copies: dict[type, type] = {}  # a declared struct -> its copy
@@ -68,6 +74,7 @@ class Unpatterned:
             pattern: _merged([tuple(self._resolved(step) for step in steps) for steps in found])
             for pattern, found in self._found.items()
         }
+        self._matched: dict[str, dict[Any, None]] = {pattern: {} for pattern in self.routes}  # insertion order
 
     def _resolved(self, step: str | type) -> Step:
         return frozenset({self._copies.get(step, step)}) if isinstance(step, type) else step
@@ -79,8 +86,13 @@ class Unpatterned:
             for route in routes:
                 values.update(route.values(items))
             values.discard(None)
-            if not all_match(pattern, values):
-                return False
+            matched = self._matched[pattern]
+            unknown = values - matched.keys()
+            if unknown:
+                if not all_match(pattern, unknown):
+                    return False
+                matched.update(dict.fromkeys(unknown))
+                keep_newest(matched, MATCHED_KEPT)
         return True
 
     # -- copying the declaration ----------------------------------------------------------------------

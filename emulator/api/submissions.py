@@ -145,9 +145,7 @@ class Parser:
             return None
         buffer = bytearray()  # each entity is encoded into it, then copied out at its exact size
         fast_input, keys = self.shapes.fast_input, self._keys
-        if len(keys) > KEY_TABLE_SIZE:
-            for oldest in list(islice(keys, len(keys) - KEY_TABLE_SIZE)):
-                del keys[oldest]
+        keep_newest(keys, KEY_TABLE_SIZE)
         entities: list[EntityInput | RejectedInput] = [fast_input(item, buffer, keys) for item in items]
         metadata = request.provider_metadata
         product = None if metadata is None else metadata.product
@@ -281,6 +279,14 @@ def _strip(kind: Any) -> Any:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def keep_newest(table: dict[Any, Any], size: int) -> None:
+    """Let go of a table's oldest entries (first added) past ``size``: a memo that holds a constant number of
+    entries once full, whatever comes through it."""
+    if len(table) > size:
+        for oldest in list(islice(table, len(table) - size)):
+            del table[oldest]
 
 
 # -- what both paths share ---------------------------------------------------------------------------

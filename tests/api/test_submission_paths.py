@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.api import submissions
+from emulator.api import patterns, submissions
 from emulator.api.bodies.deployments import PARSER
 from emulator.api.bodies.types import ISSUE_ID_OR_KEY_PATTERN, ISSUE_KEY_PATTERN, all_match, all_uris, is_uri
 from emulator.api.patterns import Unpatterned
@@ -389,3 +389,25 @@ def test_writes_of_one_entity_share_its_key_and_the_key_table_stays_bounded(
     latest = keys(301, 2)
     assert all(a is b for a, b in zip(latest, keys(301, 3), strict=True))  # the newest are kept
     assert keys(1, 3) == first  # made anew after the oldest went: equal, if not the same objects
+
+
+def test_values_known_to_match_are_not_matched_again_and_a_bad_one_beside_them_still_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast decoder remembers the newest values that matched each pattern (a client names the same
+    issues again and again): a request of known values holds, one value that does not match beside them
+    still fails, a value that failed is never remembered, and no more than the bound are kept."""
+    monkeypatch.setattr(patterns, "MATCHED_KEPT", 3)
+    lifted = Unpatterned(_Request, "items")
+
+    def holds(*keys: str) -> bool:
+        document = {"items": [{"inner": {"key": key}} for key in keys]}
+        return lifted.hold(msgspec.json.decode(encode(document), type=lifted.request).items)
+
+    assert holds("ABC-1", "ABC-2")
+    assert holds("ABC-1", "ABC-2")  # known now
+    assert not holds("ABC-1", "not a key")
+    assert not holds("not a key")  # still refused: never remembered
+    assert holds("ABC-3", "ABC-4", "ABC-5")
+    assert [len(known) for known in lifted._matched.values()] == [3]
+    assert not holds("ABC-5", "ABC-1 ")
