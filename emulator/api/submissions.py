@@ -19,7 +19,6 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -283,10 +282,13 @@ def _snake(name: str) -> str:
 
 def keep_newest(table: dict[Any, Any], size: int) -> None:
     """Let go of a table's oldest entries (first added) past ``size``: a memo that holds a constant number of
-    entries once full, whatever comes through it."""
-    if len(table) > size:
-        for oldest in list(islice(table, len(table) - size)):
-            del table[oldest]
+    entries once full, whatever comes through it. Parsers are shared by the emulators of one process, which
+    may run in threads: the keys are copied in one call (iterating the table could meet another thread's
+    change), and an entry another thread let go of first is no error."""
+    excess = len(table) - size
+    if excess > 0:
+        for oldest in list(table)[:excess]:
+            table.pop(oldest, None)
 
 
 # -- what both paths share ---------------------------------------------------------------------------

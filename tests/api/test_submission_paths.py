@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 import sys
+import threading
 from typing import Annotated, Any
 
 import msgspec
@@ -411,3 +412,29 @@ def test_values_known_to_match_are_not_matched_again_and_a_bad_one_beside_them_s
     assert holds("ABC-3", "ABC-4", "ABC-5")
     assert [len(known) for known in lifted._matched.values()] == [3]
     assert not holds("ABC-5", "ABC-1 ")
+
+
+def test_a_memo_shared_by_threads_lets_go_of_its_oldest_without_errors() -> None:
+    """Parsers (and their memos) are shared by the emulators of one process, which may serve in threads."""
+    table: dict[tuple[int, int], None] = {}
+    errors: list[BaseException] = []
+
+    def fill(thread: int) -> None:
+        try:
+            for number in range(50_000):
+                table[(thread, number)] = None
+                submissions.keep_newest(table, 64)
+        except BaseException as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        threads = [threading.Thread(target=fill, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and len(table) == 64
