@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from emulator.api import errors
+from emulator.domain.clock import ManualClock
 from tests.factories import deployment_data
 from tests.helpers import BASE, FORBIDDEN, JSON_TYPE, auth, body, key_path, token
 
@@ -35,9 +36,11 @@ def test_qsh_mismatch_names_the_canonical_request(client: TestClient) -> None:
     assert f"GET&{path}&" in r.headers["X-Emulator-Reason"]
 
 
-def test_expired_token_is_401(client: TestClient) -> None:
+def test_expired_token_is_401(client: TestClient, clock: ManualClock) -> None:
+    """Expired by a second past the leeway on the emulator's clock (read from the wall clock, a second could
+    have passed since the emulator's clock was set, which left the token within the leeway)."""
     path = key_path("p", "e", 1)
-    now = int(time.time())
+    now = int(clock.now())
     r = client.get(path, headers=auth("GET", path, iat=now - 600, exp=now - 31))
     assert r.status_code == 401 and "expired" in r.headers["X-Emulator-Reason"]
 
