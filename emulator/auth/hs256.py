@@ -7,8 +7,8 @@ else it answers None and the caller asks PyJWT, so every refusal keeps PyJWT's v
 
 "Surely" means: three non-empty segments of the base64url alphabet without padding, the header and
 payload segments each the canonical encoding of its bytes (PyJWT refuses other trailing bits), both JSON
-objects read as ``json.loads`` reads them for PyJWT (by msgspec, where it reads them at all); a header of only alg
-(exactly HS256), typ and a string kid (so no crit, no b64); a key PyJWT prepares for HMAC without
+objects read as ``json.loads`` reads them for PyJWT (by msgspec, where it reads them at all); a header of
+only alg (exactly HS256), typ and a string kid (so no crit, no b64); a key PyJWT prepares for HMAC without
 complaint; an HMAC-SHA256 that matches (compared in constant time); and every required claim present and
 not null. PyJWT checks nothing else with these options (PyJWT 2.x; tests/auth/test_hs256_differential.py
 compares the two over the JWT attack suite and generated tokens).
