@@ -510,6 +510,8 @@ def test_any_header_only_raises_auth_error(header: str, path: str, query: str) -
 @given(st.one_of(ANY_TEXT, ANY_TEXT.map(lambda text: f"JWT {text}")))
 @example("JWT a.b.c")
 @example("JWT a.b\u2028c")
+@example("JWT a.b\x1cc")
+@example("JWT  a.b.c")
 @example("JWT ")
 def test_the_usual_header_is_read_as_any_other(header: str) -> None:
     """A header with whitespace around it is read by the general rules (which strip it): same answer."""
