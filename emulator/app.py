@@ -12,6 +12,7 @@ import functools
 import logging
 import random
 import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,7 @@ class Emulator:
         self.journal.record_values(
             (
                 self.clock.now(),
-                call.method,
+                sys.intern(call.method),  # the ring holds one string per method, not one per call
                 call.raw_path,
                 call.raw_query,
                 call.operation,

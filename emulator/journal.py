@@ -7,7 +7,6 @@ limit. Request headers are shown with no credential in clear (``emulator.redacti
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -199,27 +198,35 @@ class Journal:
         self.capacity = capacity
         self.key_json = key_json
         self.families = dict(families or {})
-        self._entries: deque[Entry] = deque(maxlen=capacity)
-        self._ids = itertools.count(1)
+        # The calls' fields, oldest first; an Entry is made only when one is read. The ring holds one tuple per
+        # call and no Entry: a server under load turns a thousand entries over, and each object an entry holds
+        # costs throughput (the performance page's journal paragraph).
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=capacity)
+        self.recorded = 0  # calls journalled since the start: the id of the newest entry
         self.dropped = 0
 
     def record(self, **fields: Any) -> Entry:
         """Journal one call; ``fields`` are Entry's (time, method, path, ... response_size), the ones of
         ``_DEFAULTS`` optional."""
-        return self.record_values(tuple(fields[name] if name in fields else _DEFAULTS[name] for name in FIELDS))
+        entry_id = self.record_values(tuple(fields[name] if name in fields else _DEFAULTS[name] for name in FIELDS))
+        return Entry(entry_id, self._entries[-1], self)
 
-    def record_values(self, values: tuple[Any, ...]) -> Entry:
-        """Journal one call from all its fields, in ``FIELDS`` order: what the emulator does on every call
-        (a tuple is a fraction of the memory of the same fields as a dict)."""
+    def record_values(self, values: tuple[Any, ...]) -> int:
+        """Journal one call from all its fields, in ``FIELDS`` order, and give its id: what the emulator does
+        on every call (a tuple is a fraction of the memory of the same fields as a dict)."""
         assert len(values) == len(FIELDS), "record_values takes every field, in FIELDS order"
         if len(self._entries) == self.capacity:
             self.dropped += 1
-        entry = Entry(next(self._ids), values, self)
-        self._entries.append(entry)
-        return entry
+        self._entries.append(values)
+        self.recorded += 1
+        return self.recorded
 
     def get(self, entry_id: int) -> Entry | None:
-        return next((e for e in self._entries if e.id == entry_id), None)
+        """The entry with this id, while the ring still holds it (ids count every call journalled)."""
+        index = entry_id - self._first_id()
+        if not 0 <= index < len(self._entries):
+            return None
+        return Entry(entry_id, self._entries[index], self)
 
     def query(self, filters: Mapping[str, str]) -> list[Entry]:
         """Newest first; filters as the control surface takes them (all optional, ANDed)."""
@@ -229,7 +236,7 @@ class Journal:
         families = sorted(set(self.families.values()))
         if "family" in filters and families and filters["family"] not in families:
             raise QueryError(f"family must be one of {', '.join(families)}, got {filters['family']!r}")
-        found: Iterable[Entry] = reversed(self._entries)
+        found: Iterable[Entry] = self._newest_first()
         for name, value in filters.items():
             if name in _MATCHES:
                 found = _matching(found, _MATCHES[name](value))
@@ -244,7 +251,16 @@ class Journal:
         self._entries.clear()
 
     def __iter__(self) -> Iterator[Entry]:
-        return iter(list(self._entries))
+        first = self._first_id()
+        return iter([Entry(first + index, fields, self) for index, fields in enumerate(self._entries)])
+
+    def _newest_first(self) -> Iterator[Entry]:
+        newest = self.recorded
+        for offset, fields in enumerate(reversed(self._entries)):
+            yield Entry(newest - offset, fields, self)
+
+    def _first_id(self) -> int:
+        return self.recorded - len(self._entries) + 1
 
     def __len__(self) -> int:
         return len(self._entries)

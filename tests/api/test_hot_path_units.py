@@ -105,7 +105,8 @@ def test_entries_recorded_from_values_read_as_entries_recorded_from_fields() -> 
         "response_size": 2,
         "request_headers": [(b"host", b"jira.test")],
     }
-    from_values = journal.record_values(tuple(values[name] for name in FIELDS))
+    from_values = journal.get(journal.record_values(tuple(values[name] for name in FIELDS)))
+    assert from_values is not None
     from_fields = journal.record(**{**values, "provider": "connect:app"})
     assert from_values.to_json(bodies=True) == {**from_fields.to_json(bodies=True), "id": from_values.id}
     assert from_values.provider == "connect:app"
