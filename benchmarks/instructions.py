@@ -25,7 +25,7 @@ as valgrind slows it (some fifty times): uvicorn's tick, ten a second, falls on 
 call log's batching and line prefixes, made per event-loop turn and per millisecond, would be counted for
 every line, so the emulator runs without the call log here:
 
-    .venv/bin/python -m benchmarks.instructions get --http [--fresh]   # about two minutes
+    .venv/bin/python -m benchmarks.instructions get --http [--fresh]   # about half a minute
 """
 
 from __future__ import annotations

@@ -51,9 +51,10 @@ class Pinning:
         return f"servers on CPU {self.server}, load generator on CPU {self.client} (taskset)"
 
 
-def child_env() -> dict[str, str]:
+def child_env(root: Path = ROOT) -> dict[str, str]:
+    """The environment of a server run from the checkout at ``root`` (its code first on the path)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONDEVMODE", None)
     env.pop("PYTHONTRACEMALLOC", None)
     # Python caches compiled modules in __pycache__ unless told not to; an installed wheel and the Docker
@@ -77,6 +78,7 @@ class Server:
     ready_cpu: float = 0.0  # CPU seconds the process had used when it first answered
     log: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    root: Path = ROOT  # the checkout whose code the server runs
 
     @property
     def pid(self) -> int:
@@ -89,8 +91,8 @@ class Server:
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
-            env=child_env(),
+            cwd=self.root,
+            env=child_env(self.root),
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
