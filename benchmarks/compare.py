@@ -26,7 +26,6 @@ from benchmarks import servers, throughput
 from benchmarks.load import LoadRunner
 from benchmarks.servers import Pinning, Server
 
-WORKLOADS = ("get", "get-new-token", "submit", "build-get", "build-submit")
 WARMUP_SECONDS = 2.0
 
 
@@ -55,10 +54,13 @@ def compare(workload: str, specs: list[str], rounds: int, seconds: float) -> dic
     connections = 4 if "submit" in workload else 8
     started: dict[str, Server] = {}
     rates: dict[str, list[float]] = {}
+    logs = tempfile.TemporaryDirectory(prefix="bench-compare-")  # the servers' output
     try:
         for spec in specs:
             name, server, is_emulator = variant(spec, pin)
-            started[name] = server.start(Path(tempfile.mkdtemp(prefix="bench-compare-")))
+            if name in started:
+                raise ValueError(f"two variants are named {name!r}")
+            started[name] = server.start(Path(logs.name))
             if is_emulator:
                 throughput.prepare_emulator(server)
             loader.run(server.port, make_request(WARMUP_SECONDS), WARMUP_SECONDS, connections=connections)
@@ -73,6 +75,7 @@ def compare(workload: str, specs: list[str], rounds: int, seconds: float) -> dic
     finally:
         for server in started.values():
             server.stop()
+        logs.cleanup()
     return rates
 
 
@@ -93,7 +96,7 @@ def summary(rates: dict[str, list[float]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n")[0])
-    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("workload", choices=list(throughput.WORKLOADS))
     parser.add_argument("variants", nargs="+", metavar="NAME=DIR[:FLAGS]", help="the first is the reference")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=3.0, help="per variant and round")
