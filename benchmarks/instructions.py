@@ -17,15 +17,17 @@ not time (a cache miss costs far more than an instruction), so a change is also 
 ``get --fresh`` makes the same tokens in both runs (one for each request of the larger), so that their
 signing, which is not the emulator's work, cancels out.
 
-``get --http`` counts a server's instructions instead: the quiet emulator and the bare route each run under
-callgrind, serve a warm-up, and are counted over the next requests of one keep-alive connection (callgrind's
-counters zeroed before them and dumped after). That is everything the server process runs for a request,
-uvicorn, httptools and the event loop included, but not the kernel. What depends on the clock is counted
-as valgrind slows it (some fifty times): uvicorn's tick, ten a second, falls on every few requests, and the
-call log's batching and line prefixes, made per event-loop turn and per millisecond, would be counted for
-every line, so the emulator runs without the call log here:
+``get --http`` and ``submit --http`` count a server's instructions instead: the quiet emulator and the bare
+route each run under callgrind, serve a warm-up, and are counted over the next requests of one keep-alive
+connection (callgrind's counters zeroed before them and dumped after). That is everything the server process
+runs for a request, uvicorn, httptools and the event loop included, but not the kernel. What depends on the
+clock is counted as valgrind slows it (some fifty times): uvicorn's tick, ten a second, falls on every few
+requests, the apply queue applies a write some twenty requests after it instead of hundreds (each once all
+the same), and the call log's batching and line prefixes, made per event-loop turn and per millisecond, would
+be counted for every line, so the emulator runs without the call log here:
 
     .venv/bin/python -m benchmarks.instructions get --http [--fresh]   # about half a minute
+    .venv/bin/python -m benchmarks.instructions submit --http
 """
 
 from __future__ import annotations
@@ -49,8 +51,7 @@ from benchmarks.throughput import prepare_emulator
 ROOT = Path(__file__).resolve().parent.parent
 _COLLECTED = re.compile(r"Collected : (\d+)")
 COUNTS = {"submit": (40, 120), "get": (400, 1200), "baseline": (400, 1200)}  # requests: fewer, more
-HTTP_COUNT = 2000  # requests counted per server over HTTP, after HTTP_WARMUP
-HTTP_WARMUP = 300
+HTTP_COUNTS = {"get": (300, 2000), "submit": (30, 200)}  # requests over HTTP: warm-up, then counted
 SERVED = ("bare route", "emulator (--log-level warning)")
 _TOTALS = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
 
@@ -74,27 +75,25 @@ def per_request(mode: str, fresh: bool = False, counts: tuple[int, int] | None =
     return (instructions(mode, high, fresh, tokens) - instructions(mode, low, fresh, tokens)) / (high - low)
 
 
-def served(role: str, fresh: bool, count: int = HTTP_COUNT) -> float:
-    """Instructions the server process of ``role`` (one of ``SERVED``) runs per signed GET over HTTP."""
+HttpRequest = tuple[str, str, dict[str, str], bytes]  # method, path, headers, body
+
+
+def served(role: str, mode: str, fresh: bool) -> float:
+    """Instructions the server process of ``role`` (one of ``SERVED``) runs per request of ``mode`` (a
+    signed GET, or a submit of 100 deployments) over HTTP."""
+    warmup, count = HTTP_COUNTS[mode]
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        if role == SERVED[0]:
-            server = servers.baseline(Pinning())
-        else:
-            server = servers.emulator(Pinning())
+        server = servers.baseline(Pinning()) if role == SERVED[0] else servers.emulator(Pinning())
         server.argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *server.argv]
         with server.start(Path(folder), timeout=600):
             if role != SERVED[0]:
                 prepare_emulator(server)
-            path = payloads.get_path(1)
-            if fresh:
-                authorizations = payloads.fresh_tokens("GET", path, HTTP_WARMUP + count)
-            else:
-                authorizations = [payloads.sign("GET", path)] * (HTTP_WARMUP + count)
+            requests = http_requests(mode, fresh, warmup + count)
             with Client(HOST, server.port, timeout=120) as client:
-                _get(client, path, authorizations[:HTTP_WARMUP])
+                _send(client, requests[:warmup])
                 _callgrind_control("--zero", server)
-                _get(client, path, authorizations[HTTP_WARMUP:])
+                _send(client, requests[warmup:])
                 _callgrind_control("--dump", server)
         dumps = sorted(Path(folder).glob("callgrind.out.*"), key=lambda p: int(p.name.rpartition(".")[2]))
         found = _TOTALS.search(dumps[0].read_text())
@@ -103,40 +102,58 @@ def served(role: str, fresh: bool, count: int = HTTP_COUNT) -> float:
         return int(found[1]) / count
 
 
-def _get(client: Client, path: str, authorizations: list[str]) -> None:
-    for authorization in authorizations:
-        status, answer = client.request("GET", path, {"Authorization": authorization})
-        if status != 200:
-            raise RuntimeError(f"the server answered {status}: {answer[:300]!r}")
+def http_requests(mode: str, fresh: bool, count: int) -> list[HttpRequest]:
+    """The benchmark's requests of ``mode``: GETs of one deployment (one token, or a new one each), or
+    submits of the same 100 deployments with a higher ``updateSequenceNumber`` each time."""
+    if mode == "submit":
+        path, parts = payloads.SUBMIT_PATH, payloads.submit_template(100)
+        headers = {"Authorization": payloads.sign("POST", path), "Content-Type": "application/json"}
+        return [("POST", path, headers, str(10**12 + number).encode().join(parts)) for number in range(count)]
+    path = payloads.get_path(1)
+    if fresh:
+        authorizations = payloads.fresh_tokens("GET", path, count)
+    else:
+        authorizations = [payloads.sign("GET", path)] * count
+    return [("GET", path, {"Authorization": authorization}, b"") for authorization in authorizations]
+
+
+def _send(client: Client, requests: list[HttpRequest]) -> None:
+    for method, path, headers, body in requests:
+        status, answer = client.request(method, path, headers, body)
+        if status not in (200, 202):
+            raise RuntimeError(f"the server answered {method} {path} with {status}: {answer[:300]!r}")
 
 
 def _callgrind_control(action: str, server: Server) -> None:
     subprocess.run(["callgrind_control", action, str(server.pid)], check=True, capture_output=True)
 
 
-def print_served(fresh: bool) -> None:
+def print_served(mode: str, fresh: bool) -> None:
     os.environ["PYTHONHASHSEED"] = "0"  # the servers' dict layouts the same from run to run
     with ThreadPoolExecutor(len(SERVED)) as pool:  # each server runs on valgrind's one thread
-        counts = dict(zip(SERVED, pool.map(lambda role: served(role, fresh), SERVED), strict=True))
+        counts = dict(zip(SERVED, pool.map(lambda role: served(role, mode, fresh), SERVED), strict=True))
     bare = counts[SERVED[0]]
-    label = "a new token on every request" if fresh else "one token"
-    print(f"signed GET over HTTP ({label}), instructions of the server per request:")
+    if mode == "submit":
+        print("submit of 100 deployments over HTTP (the bare route parses it only), instructions of the server:")
+    else:
+        label = "a new token on every request" if fresh else "one token"
+        print(f"signed GET over HTTP ({label}), instructions of the server per request:")
     for role, count in counts.items():
-        print(f"  {role:45} {count:9,.0f}   {bare / count:.2f}x of the bare route's")
+        print(f"  {role:45} {count:11,.0f}   {bare / count:.2f}x of the bare route's")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__.split("\n")[0])
     parser.add_argument("mode", choices=sorted(COUNTS))
     parser.add_argument("--fresh", action="store_true", help="get: a new token for every request")
-    parser.add_argument("--http", action="store_true", help="get: count the servers' instructions over HTTP")
+    parser.add_argument("--http", action="store_true", help="get, submit: count whole servers' instructions over HTTP")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (apt-get install valgrind)")
     if args.http:
-        if args.mode != "get":
-            parser.error("--http counts signed GETs: use it with get")
-        print_served(args.fresh)
+        if args.mode not in HTTP_COUNTS or (args.fresh and args.mode != "get"):
+            parser.error("--http counts signed GETs (get, get --fresh) or submits (submit)")
+        print_served(args.mode, args.fresh)
         return 0
     label = f"{args.mode} (fresh tokens)" if args.fresh else args.mode
     print(f"{label}: {per_request(args.mode, args.fresh):,.0f} instructions per request")
