@@ -2,15 +2,18 @@
 
     .venv/bin/python -m benchmarks.compare get-new-token before=../before after=. --rounds 36
     .venv/bin/python -m benchmarks.compare get default=. "one-call=.:--journal-size 1" --rounds 30
+    .venv/bin/python -m benchmarks.compare get-new-token bare=bare emulator=. --unpinned --connections 16
 
 Each variant is ``NAME=DIR[:FLAGS]``: the emulator of the checkout in ``DIR`` (a ``git worktree`` of another
 commit, say), started as ``make bench`` starts it (``--log-level warning``) with ``FLAGS`` (split at
 whitespace) added; ``NAME=bare`` is the benchmark's bare route. The servers run on one CPU and the load
-generator on the other, as the pinned rows of ``make bench`` run. Every round loads each variant in turn (in
-the order given, then in the reverse order in the next round), with the benchmark's own requests (8
-connections for reads, 4 for submits), and each variant's rate is divided by the first variant's of the
-same round. It prints the rounds, then for each variant the median, the geometric mean and the standard
-error of those ratios: a change of a few percent needs some thirty rounds to stand out from a round's noise.
+generator on the other, as the pinned rows of ``make bench`` run; ``--unpinned`` lets all of them run on
+any CPU, as its unpinned rows do (``--unpinned --connections 16`` is the new-token row's load). Every round
+loads each variant in turn (in the order given, then in the reverse order in the next round), with the
+benchmark's own requests (``--connections``: by default 8 for reads, 4 for submits), and each variant's
+rate is divided by the first variant's of the same round. It prints the rounds, then for each variant the
+median, the geometric mean and the standard error of those ratios: a change of a few percent needs some
+thirty rounds to stand out from a round's noise.
 """
 
 from __future__ import annotations
@@ -46,12 +49,20 @@ def variant(spec: str, pin: Pinning) -> tuple[str, Server, bool]:
     return name, server, True
 
 
-def compare(workload: str, specs: list[str], rounds: int, seconds: float) -> dict[str, list[float]]:
+def compare(
+    workload: str,
+    specs: list[str],
+    rounds: int,
+    seconds: float,
+    *,
+    pinned: bool = True,
+    connections: int | None = None,
+) -> dict[str, list[float]]:
     """Each variant's rate in each round, the variants loaded in turn."""
-    pin = Pinning.choose(True)
+    pin = Pinning.choose(pinned)
     loader = LoadRunner(pin)
     make_request = throughput.request_maker(workload)
-    connections = 4 if "submit" in workload else 8
+    connections = connections or (4 if "submit" in workload else 8)
     started: dict[str, Server] = {}
     rates: dict[str, list[float]] = {}
     logs = tempfile.TemporaryDirectory(prefix="bench-compare-")  # the servers' output
@@ -100,11 +111,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variants", nargs="+", metavar="NAME=DIR[:FLAGS]", help="the first is the reference")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=3.0, help="per variant and round")
+    parser.add_argument("--unpinned", action="store_true", help="servers and load generator on any CPU")
+    parser.add_argument("--connections", type=int, help="default: 8 for reads, 4 for submits")
     args = parser.parse_args(argv)
     if len(args.variants) < 2:
         parser.error("compare needs two variants or more")
+    if args.connections is not None and args.connections < 1:
+        parser.error("--connections must be at least 1")
     try:
-        rates = compare(args.workload, args.variants, args.rounds, args.seconds)
+        rates = compare(
+            args.workload,
+            args.variants,
+            args.rounds,
+            args.seconds,
+            pinned=not args.unpinned,
+            connections=args.connections,
+        )
     except ValueError as error:
         parser.error(str(error))
     print("\n".join(summary(rates)))
