@@ -30,8 +30,11 @@ def kept_headers(headers: RawHeaders) -> bytes:
     packed into one msgpack document, so that an entry holds one object for them rather than a list and a
     tuple and two bytes objects per header (a server under load turns a thousand entries over: see the
     performance page's journal paragraph). ``shown_headers`` reads them back."""
-    if sum(map(len, chain.from_iterable(headers))) <= HEADERS_KEPT:
-        return _pack(headers)
+    packed = _pack(headers)
+    # msgpack adds a few bytes to each name and value and never fewer: a document within the limit holds
+    # names and values within it, which spares adding up their lengths on every call
+    if len(packed) <= HEADERS_KEPT or sum(map(len, chain.from_iterable(headers))) <= HEADERS_KEPT:
+        return packed
     kept: list[tuple[bytes, bytes]] = []
     size = 0
     for name, value in headers:
