@@ -37,7 +37,7 @@ from typing import Any
 
 from benchmarks import payloads
 from benchmarks.client import Client, first_ok
-from benchmarks.report import Row, verdict
+from benchmarks.report import Row, ratio_text, verdict
 from benchmarks.servers import HOST, ROOT, child_env, free_port
 
 READY = "/_emulator/ready"
@@ -260,7 +260,7 @@ def rows(result: dict[str, Any]) -> list[Row]:
             "logs it)",
             emulator=f"{replayed['restore_s'][1]:.3f}",
             baseline=f"{replayed['restore_s'][0]:.3f}",
-            measured=f"{replayed['ratio']:.2f}×",
+            measured=ratio_text(replayed["ratio"], TARGETS["replay_ratio"], at_most=True),
             target=f"≤ {TARGETS['replay_ratio']:.1f}× (linear: 4×)",
             result=verdict(replayed["ratio"] <= TARGETS["replay_ratio"]),
             note=f"ready after {', '.join(f'{k}: {v:.2f} s' for k, v in replayed['ready_s'].items())} "
@@ -281,7 +281,7 @@ def rows(result: dict[str, Any]) -> list[Row]:
             name=f"`--out-of-order` submit with {more:,} writes pending vs {fewer:,} (µs per submit, in-process)",
             emulator=f"{ooo['us_per_submit'][str(more)]:.1f}",
             baseline=f"{ooo['us_per_submit'][str(fewer)]:.1f}",
-            measured=f"{ooo['ratio']:.2f}×",
+            measured=ratio_text(ooo["ratio"], TARGETS["out_of_order_ratio"], at_most=True),
             target=f"≤ {TARGETS['out_of_order_ratio']:.1f}×",
             result=verdict(ooo["ratio"] <= TARGETS["out_of_order_ratio"]),
             note="one deployment per submit, half of them overtaking a pending write",

@@ -36,6 +36,21 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def ratio_text(value: float, target: float, *, at_most: bool = False) -> str:
+    """A ratio as the table shows it against its target (``≥ target``, or ``≤`` when ``at_most``): two
+    decimals, or as many more as it takes to keep it on its side of the target (0.5996 against ≥ 0.60 is
+    "0.5996×", not "0.60×", which the chart and a reader would take for a pass)."""
+
+    def meets(x: float) -> bool:
+        return x <= target if at_most else x >= target
+
+    for digits in range(2, 10):
+        text = f"{value:.{digits}f}"
+        if meets(float(text)) == meets(value):
+            return text + "×"
+    return f"{value!r}×"
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

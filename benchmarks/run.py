@@ -26,7 +26,7 @@ from typing import Any
 from benchmarks import payloads, profiling, servers
 from benchmarks.client import Client
 from benchmarks.load import LoadRunner, wrk_version
-from benchmarks.report import Report, Row, log, markdown_table, median, verdict
+from benchmarks.report import Report, Row, log, markdown_table, median, ratio_text, verdict
 from benchmarks.servers import HOST, ROOT, Pinning
 from benchmarks.throughput import (
     COMPARISONS,
@@ -168,7 +168,7 @@ def startup(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None:
             name="Start-up: process start to `/_emulator/ready` 200, vs a bare Starlette app's first answer (ms)",
             emulator=f"{emu:.0f}",
             baseline=f"{base:.0f}",
-            measured=f"{ratio:.2f}× ({cpu_ratio:.2f}× CPU)",
+            measured=f"{ratio_text(ratio, target, at_most=True)} ({ratio_text(cpu_ratio, target, at_most=True)} CPU)",
             target=f"≤ {target:.2f}×",
             result=verdict(max(ratio, cpu_ratio) <= target),
             note=f"CPU time to ready {emu_cpu:.0f} vs {base_cpu:.0f} ms; "
@@ -292,7 +292,7 @@ def delete_http(plan: Plan, pin: Pinning, log_dir: Path, report: Report) -> None
             f"{small['stored']:,} stored, as a client sees it (µs per delete, round trip)",
             emulator=f"{large['median_round_trip_us']:.0f}",
             baseline=f"{small['median_round_trip_us']:.0f}",
-            measured=f"{ratio:.2f}×",
+            measured=ratio_text(ratio, TARGETS["delete_ratio"], at_most=True),
             target=f"≤ {TARGETS['delete_ratio']:.1f}× (as fast)",
             result=verdict(ratio <= TARGETS["delete_ratio"]),
             note=f"round trip {trip:.2f}×, server CPU per delete {cpu:.2f}×; {small['deletes']:,} deletes of each, "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from benchmarks import payloads, servers
 from benchmarks.client import Client
 from benchmarks.load import LoadRunner, Request, Result
-from benchmarks.report import Report, Row, log, median, verdict
+from benchmarks.report import Report, Row, log, median, ratio_text, verdict
 from benchmarks.servers import HOST, Pinning, Server
 
 if TYPE_CHECKING:
@@ -317,7 +317,7 @@ def to_row(comparison: Comparison, rounds: Rounds, report: Report) -> Row:
         name=f"{workload.title}, vs {comparison.against}; {how} ({workload.unit})",
         emulator=f"{median([r.rate * workload.per_request for r in subject]):,.0f}",
         baseline=f"{median([r.rate * workload.per_request for r in reference]):,.0f}",
-        measured=f"{measured:.2f}×" + (" (lowest round)" if comparison.every_round else ""),
+        measured=ratio_text(measured, comparison.target) + (" (lowest round)" if comparison.every_round else ""),
         target=f"≥ {comparison.target:.2f}×" + (" every round" if comparison.every_round else ""),
         result="FAIL" if errors or rounds.problems else verdict(measured >= comparison.target),
         note=row_note(comparison, rounds, paired, per_cpu, errors),
