@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from msgspec import Struct
 
+from emulator.auth import hs256
 from emulator.auth.connect_token import app_and_claims
 from emulator.auth.qsh import canonical_request, query_string_hash
 from emulator.auth.refusals import AuthError, number, printable, show
@@ -33,59 +33,56 @@ KEPT_TOKEN_CHARS = 4 * 1024
 _AUTHORIZATION = re.compile(r"(\S+)(\s*)(.*)", re.DOTALL)
 _WHITESPACE = re.compile(r"\s")
 _JWT_SCHEME = "JWT "
-K = TypeVar("K")
-V = TypeVar("V")
 # Requests longer than this (header, path and query) are verified without the request cache: it keeps them.
 _REQUEST_KEY_CHARS = 16 * 1024
 SEEN_SLOTS = 4096  # requests verified once, remembered by hash until a second verification keeps them
+_SEEN_MASK = SEEN_SLOTS - 1  # a hash's slot (SEEN_SLOTS is a power of two)
 
 
 class TokenCache:
     """What one emulator has verified before: whole requests, and query string hashes.
 
-    - Whole verified requests, by (Authorization header, method, raw path, raw query), each from the second
-      time it is verified: a Connect client signs each call anew, and keeping every request it sends once
-      would only fill the cache (and the memory the emulator touches on each call) with requests that never
-      come again. A request seen once is remembered by its hash alone, in a table of ``SEEN_SLOTS`` slots
-      that a collision merely overwrites. A hit skips the signature check and the qsh computation: the qsh
-      is a pure function of the token's claims and of the method, path and query, all of which are the
-      key; the app's current secret is compared and the lifetime checked anew on every request all the
-      same, so nothing expired or re-keyed gets through.
+    - Whole verified requests, by Authorization header, each from the second time it is verified: a Connect
+      client signs each call anew, and keeping every request it sends once would only fill the cache (and
+      the memory the emulator touches on each call) with requests that never come again. A header seen once
+      is remembered by its hash alone, in a table of ``SEEN_SLOTS`` slots that a collision merely
+      overwrites. An entry holds the method, raw path and raw query it was verified for, and is a hit only
+      for that same request: the qsh is a pure function of the token's claims and of the method, path and
+      query, so a hit skips the signature check and the qsh computation; the app's current secret is
+      compared and the lifetime checked anew on every request all the same, so nothing expired or re-keyed
+      gets through. (A token signed for one request and sent with another is a refusal, never kept.)
     - The query string hash of each request, by (method, raw path, raw query): a Connect client signs each
       call anew, so the tokens differ while the requests repeat.
 
-    Tokens are not kept apart from their requests: a token's qsh binds it to one request, so a token seen
-    again with another request is a refusal, which is never cached. A token longer than KEPT_TOKEN_CHARS, or
-    a request longer than 16 KiB in all, is verified every time and never kept, so the memory held stays
-    bounded whatever clients send. Each part is bounded (least recently used goes first), and owned by one
-    emulator: nothing global.
+    The header is the key because its hash is worked out once per request and kept by the string itself:
+    a request that misses, which is nearly every request of a client that signs each call, costs one lookup.
+    A token longer than KEPT_TOKEN_CHARS, or a request longer than 16 KiB in all, is verified every time and
+    never kept, so the memory held stays bounded whatever clients send. Each part is bounded (least recently
+    used goes first), and owned by one emulator: nothing global.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._requests: _Recent[tuple[str, str, str, str], _VerifiedRequest] = _Recent(size)
-        self._seen = _no_hashes()  # the hash of a request verified once, by hash % slots
-        self._hashes: _Recent[tuple[str, str, str], str] = _Recent(size)
+        self.requests: OrderedDict[str, _VerifiedRequest] = OrderedDict()  # by Authorization header
+        self._seen = _no_hashes()  # the hash of a header verified once, by its low bits
+        self._hashes: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 
-    def request(self, key: tuple[str, str, str, str]) -> _VerifiedRequest | None:
-        """A request verified before, by (Authorization header, method, raw path, raw query)."""
-        # Every repeated request asks: the map itself, without a call more. (A key too long to keep is never
-        # put, so it is never found.)
-        entry = self._requests.entries.get(key)
-        if entry is not None:
-            self._requests.entries.move_to_end(key)
-        return entry
-
-    def put_request(self, key: tuple[str, str, str, str], entry: _VerifiedRequest) -> None:
+    def put_request(self, authorization: str, entry: _VerifiedRequest) -> None:
         """Keep a request verified for the second time; remember one verified for the first (by its hash)."""
-        if not _kept_request(key):
-            return
-        digest = hash(key)
-        slot = digest % SEEN_SLOTS
-        if self._seen[slot] == digest:
-            self._requests.put(key, entry)
-        else:
+        digest = hash(authorization)  # worked out by the lookup before, and kept by the string
+        slot = digest & _SEEN_MASK
+        if self._seen[slot] != digest:
             self._seen[slot] = digest
+            return
+        _, raw_path, raw_query = entry.request
+        if (
+            len(authorization) <= len(_JWT_SCHEME) + KEPT_TOKEN_CHARS
+            and len(authorization) + len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS
+        ):
+            self.requests[authorization] = entry
+            self.requests.move_to_end(authorization)
+            if len(self.requests) > self.size:
+                self.requests.popitem(last=False)
 
     def query_string_hash(self, method: str, raw_path: str, raw_query: str) -> str:
         """``emulator.auth.qsh.query_string_hash``, worked out once per request (while it is kept)."""
@@ -93,50 +90,23 @@ class TokenCache:
             return query_string_hash(method, raw_path, raw_query)
         key = (method, raw_path, raw_query)
         found = self._hashes.get(key)
-        if found is None:
-            found = query_string_hash(method, raw_path, raw_query)
-            self._hashes.put(key, found)
+        if found is not None:
+            self._hashes.move_to_end(key)
+            return found
+        found = self._hashes[key] = query_string_hash(method, raw_path, raw_query)
+        if len(self._hashes) > self.size:
+            self._hashes.popitem(last=False)
         return found
 
     def clear(self) -> None:
-        self._requests.clear()
+        self.requests.clear()
         self._hashes.clear()
         self._seen = _no_hashes()
 
 
-def _no_hashes() -> array[int]:
-    """``SEEN_SLOTS`` empty slots of request hashes."""
-    return array("q", bytes(8 * SEEN_SLOTS))
-
-
-class _Recent(Generic[K, V]):
-    """A map of at most ``size`` entries: the least recently used goes first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        entry = self.entries.get(key)
-        if entry is not None:
-            self.entries.move_to_end(key)
-        return entry
-
-    def put(self, key: K, value: V) -> None:
-        self.entries[key] = value
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-def _kept_request(key: tuple[str, str, str, str]) -> bool:
-    authorization, _, raw_path, raw_query = key
-    return (
-        len(authorization) <= len(_JWT_SCHEME) + KEPT_TOKEN_CHARS
-        and len(authorization) + len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS
-    )
+def _no_hashes() -> list[int]:
+    """``SEEN_SLOTS`` empty slots of header hashes."""
+    return [0] * SEEN_SLOTS
 
 
 class VerifiedToken(Struct, frozen=True, gc=False):
@@ -151,6 +121,7 @@ class VerifiedToken(Struct, frozen=True, gc=False):
 class _VerifiedRequest(Struct, frozen=True, gc=False):
     """A request whose token passed every check: what a later identical request needs to be re-checked."""
 
+    request: tuple[str, str, str]  # method, raw path, raw query
     secret: str  # the app's sharedSecret the signature was verified with
     iat: float
     exp: float
@@ -199,24 +170,65 @@ def verify_connect_request(
     ``pyjwt_only`` has PyJWT alone verify the token, without the fast path for the usual HS256 token
     (``emulator.auth.hs256``): the verdict is the same either way, which the differential tests check.
     """
-    key = None
     if cache is not None and authorization is not None:
-        key = (authorization, method, raw_path, raw_query)
-        seen = cache.request(key)
-        if seen is not None and secret_for(seen.verified.app_key) == seen.secret:
-            if seen.exp < now - leeway or seen.iat > now + leeway or (seen.nbf is not None and seen.nbf > now + leeway):
-                _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
-            return seen.verified
+        seen = cache.requests.get(authorization)  # a miss, nearly every request, costs no call more
+        if seen is not None and seen.request == (method, raw_path, raw_query):
+            cache.requests.move_to_end(authorization)
+            if secret_for(seen.verified.app_key) == seen.secret:
+                if (
+                    seen.exp < now - leeway
+                    or seen.iat > now + leeway
+                    or (seen.nbf is not None and seen.nbf > now + leeway)
+                ):
+                    _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
+                return seen.verified
+    hash_of = query_string_hash if cache is None else cache.query_string_hash
+    if authorization is not None and not pyjwt_only:
+        usual = _usual_request(authorization, method, raw_path, raw_query, secret_for, now, leeway, hash_of)
+        if usual is not None:
+            if cache is not None:
+                cache.put_request(authorization, usual)
+            return usual.verified
     token = _token_from_header(authorization, raw_query)
     app_key, secret, claims = app_and_claims(token, secret_for, pyjwt_only=pyjwt_only)
     iat, exp, nbf = _check_times(claims, now, leeway)
-    qsh_form = _check_qsh(
-        claims["qsh"], method, raw_path, raw_query, query_string_hash if cache is None else cache.query_string_hash
-    )
+    qsh_form = _check_qsh(claims["qsh"], method, raw_path, raw_query, hash_of)
     verified = VerifiedToken(app_key, claims, qsh_form, _lifetime(iat, exp))
-    if cache is not None and key is not None:
-        cache.put_request(key, _VerifiedRequest(secret, iat, exp, nbf, verified))
+    if cache is not None and authorization is not None:
+        cache.put_request(
+            authorization, _VerifiedRequest((method, raw_path, raw_query), secret, iat, exp, nbf, verified)
+        )
     return verified
+
+
+def _usual_request(
+    authorization: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    secret_for: Callable[[str], str | None],
+    now: float,
+    leeway: int,
+    hash_of: Callable[[str, str, str], str],
+) -> _VerifiedRequest | None:
+    """The usual Connect request, checked in one pass: ``JWT <token>`` with a token that ``hs256`` verifies,
+    integer ``iat`` and ``exp`` inside the window, no ``nbf``, and the qsh of the request as sent. None for
+    anything else, which ``verify_connect_request`` then checks rule by rule (and refuses with the reason):
+    this answers only where those rules accept, with the same result. A Connect client signs every call
+    anew, so nearly every request takes this path, and it makes as few calls as its checks allow."""
+    if not authorization.startswith(_JWT_SCHEME) or len(authorization) > len(_JWT_SCHEME) + MAX_TOKEN_CHARS:
+        return None
+    found = hs256.verified(authorization[len(_JWT_SCHEME) :], secret_for)  # its alphabet has no whitespace
+    if found is None:
+        return None
+    app_key, secret, claims = found
+    iat, exp, qsh = claims["iat"], claims["exp"], claims["qsh"]
+    if type(iat) is not int or type(exp) is not int or "nbf" in claims:
+        return None
+    if exp < now - leeway or iat > now + leeway or qsh != hash_of(method, raw_path, raw_query):
+        return None
+    verified = VerifiedToken(app_key, claims, "raw", exp - iat)
+    return _VerifiedRequest((method, raw_path, raw_query), secret, iat, exp, None, verified)
 
 
 def _check_scheme(scheme: str) -> None:

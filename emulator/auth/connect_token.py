@@ -43,22 +43,19 @@ def app_and_claims(
     token: str, secret_for: Callable[[str], str | None], *, pyjwt_only: bool = False
 ) -> tuple[str, str, dict[str, Any]]:
     """The app key, its secret and the claims of a token verified with that secret; AuthError(401) if not."""
-    compact = None if pyjwt_only else hs256.read(token)
-    if compact is None:  # unusual, or not asked for: the header and issuer as PyJWT reads them
-        header_and_claims = _peek(token)
-        if header_and_claims is None:  # something is wrong with it: let PyJWT say what
-            _check_alg(_unverified_header(token))
-            app_key = _unverified_issuer(token)
-        else:
-            _check_alg(header_and_claims[0])
-            app_key = issuer(header_and_claims[1])
-        secret = _secret(app_key, secret_for)
-        return app_key, secret, _verified_claims(token, secret, app_key)
-    _check_alg(compact.header)
-    app_key = issuer(compact.claims)
+    found = None if pyjwt_only else hs256.verified(token, secret_for)
+    if found is not None:
+        return found
+    # unusual, or not asked for: the header and issuer as PyJWT reads them, and PyJWT's verdict
+    header_and_claims = _peek(token)
+    if header_and_claims is None:  # something is wrong with it: let PyJWT say what
+        _check_alg(_unverified_header(token))
+        app_key = _unverified_issuer(token)
+    else:
+        _check_alg(header_and_claims[0])
+        app_key = issuer(header_and_claims[1])
     secret = _secret(app_key, secret_for)
-    claims = hs256.verified_claims(compact, secret)
-    return app_key, secret, _verified_claims(token, secret, app_key) if claims is None else claims
+    return app_key, secret, _verified_claims(token, secret, app_key)
 
 
 def issuer(claims: dict[str, Any]) -> str:

@@ -20,11 +20,11 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import msgspec
-from msgspec import Struct
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("iss", "iat", "exp", "qsh")
@@ -45,18 +45,10 @@ _XOR_IPAD = bytes(b ^ 0x36 for b in range(256))  # translate tables: each key by
 _XOR_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
-class CompactToken(Struct, frozen=True, gc=False):
-    """A token in strict compact form, read but not verified."""
-
-    header: dict[str, Any]
-    claims: dict[str, Any]
-    signing_input: bytes  # the header and payload segments, as signed
-    signature: bytes  # the signature segment, still base64url
-
-
-def read(token: str) -> CompactToken | None:
-    """The header and claims of a token in strict compact form whose header and payload are JSON objects;
-    None for anything else (which only PyJWT may judge)."""
+def verified(token: str, secret_for: Callable[[str], str | None]) -> tuple[str, str, dict[str, Any]] | None:
+    """The issuer, its secret and the claims of a token that PyJWT surely accepts with the secret its ``iss``
+    names (``secret_for``); None for anything else, which only PyJWT may judge. One function for the whole
+    check: a Connect client signs every call anew, so nearly every request passes here."""
     if not token.isascii():
         return None
     data = token.encode()
@@ -66,35 +58,27 @@ def read(token: str) -> CompactToken | None:
     if not (head and payload and signature):
         return None
     header = _json_object(head) if len(head) > _KEPT_HEADER_CHARS else _header(head)
-    claims = None if header is None else _json_object(payload)
-    if header is None or claims is None:
+    if header is None or header.get("alg") != ALGORITHM or not header.keys() <= _HEADER_NAMES:
         return None
-    return CompactToken(header, claims, data[: len(head) + 1 + len(payload)], signature)
-
-
-def verified_claims(token: CompactToken, secret: str) -> dict[str, Any] | None:
-    """The token's claims when PyJWT would accept it with ``secret``; None when only PyJWT can tell."""
-    header = token.header
-    if header.get("alg") != ALGORITHM or not header.keys() <= _HEADER_NAMES:
+    claims = _json_object(payload) if isinstance(header.get("kid", ""), str) else None
+    if claims is None:
         return None
-    if not isinstance(header.get("kid", ""), str):
+    issuer: Any = claims.get("iss")  # a non-empty string, checked next
+    secret = secret_for(issuer) if type(issuer) is str and issuer else None
+    if secret is None or len(secret) > _KEPT_SECRET_CHARS:
         return None
-    pads = _keyed_sha256(secret) if len(secret) <= _KEPT_SECRET_CHARS else None
+    pads = _keyed_sha256(secret)
     if pads is None:
         return None
     inner, outer = pads[0].copy(), pads[1].copy()
-    inner.update(token.signing_input)
+    inner.update(data[: len(head) + 1 + len(payload)])
     outer.update(inner.digest())
-    signature = binascii.b2a_base64(outer.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+    mac = binascii.b2a_base64(outer.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
     # The segment is compared in its encoded form: the canonical encoding of a digest is the only segment
     # PyJWT takes for it, and any other segment (padded, non-canonical, wrong) goes to PyJWT.
-    if not hmac.compare_digest(signature, token.signature):
+    if not hmac.compare_digest(mac, signature) or None in map(claims.get, REQUIRED_CLAIMS):
         return None
-    claims = token.claims
-    for name in REQUIRED_CLAIMS:
-        if claims.get(name) is None:
-            return None
-    return claims
+    return issuer, secret, claims
 
 
 def _json_object(segment: bytes) -> dict[str, Any] | None:

@@ -563,7 +563,8 @@ def test_the_request_cache_skips_only_the_signature_check() -> None:
 
     assert verify().app_key == "app"
     assert verify().app_key == "app"  # kept from its second verification
-    assert cache.request((f"JWT {tok}", "GET", "/a", "")) is not None
+    entry = cache.requests.get(f"JWT {tok}")
+    assert entry is not None and entry.request == ("GET", "/a", "")
     with pytest.raises(AuthError, match="qsh mismatch"):
         verify("/b")
     with pytest.raises(AuthError, match="expired"):
