@@ -33,80 +33,75 @@ KEPT_TOKEN_CHARS = 4 * 1024
 _AUTHORIZATION = re.compile(r"(\S+)(\s*)(.*)", re.DOTALL)
 _WHITESPACE = re.compile(r"\s")
 _JWT_SCHEME = "JWT "
-# Requests longer than this (header, path and query) are verified without the request cache: it keeps them.
+# A request whose path and query are longer than this is verified without the cache: it keeps nothing of it.
 _REQUEST_KEY_CHARS = 16 * 1024
-SEEN_SLOTS = 4096  # requests verified once, remembered by hash until a second verification keeps them
-_SEEN_MASK = SEEN_SLOTS - 1  # a hash's slot (SEEN_SLOTS is a power of two)
 
 
 class TokenCache:
-    """What one emulator has verified before: whole requests, and query string hashes.
+    """What one emulator has verified before, per request (method, raw path, raw query): the request's query
+    string hash, and the last Authorization header verified for it.
 
-    - Whole verified requests, by Authorization header, each from the second time it is verified: a Connect
-      client signs each call anew, and keeping every request it sends once would only fill the cache (and
-      the memory the emulator touches on each call) with requests that never come again. A header seen once
-      is remembered by its hash alone, in a table of ``SEEN_SLOTS`` slots that a collision merely
-      overwrites. An entry holds the method, raw path and raw query it was verified for, and is a hit only
-      for that same request: the qsh is a pure function of the token's claims and of the method, path and
-      query, so a hit skips the signature check and the qsh computation; the app's current secret is
-      compared and the lifetime checked anew on every request all the same, so nothing expired or re-keyed
-      gets through. (A token signed for one request and sent with another is a refusal, never kept.)
-    - The query string hash of each request, by (method, raw path, raw query): a Connect client signs each
-      call anew, so the tokens differ while the requests repeat.
+    A Connect client signs each call anew, so the tokens differ while the requests repeat: the qsh of each
+    request is worked out once. A client that sends the same header again (one that signs a token once and
+    reuses it) finds it here: the qsh is a pure function of the token's claims and of the method, path and
+    query, so a hit skips the signature check and the qsh computation; the app's current secret is compared
+    and the lifetime checked anew on every request all the same, so nothing expired or re-keyed gets through.
 
-    The header is the key because its hash is worked out once per request and kept by the string itself:
-    a request that misses, which is nearly every request of a client that signs each call, costs one lookup.
-    A token longer than KEPT_TOKEN_CHARS, or a request longer than 16 KiB in all, is verified every time and
-    never kept, so the memory held stays bounded whatever clients send. Each part is bounded (least recently
-    used goes first), and owned by one emulator: nothing global.
+    Each request keeps one header, the last verified for it, which a new token for the same request replaces:
+    a client that signs every call leaves one header per request, and finding out that a header is new costs
+    one comparison. A refusal is never kept. A token longer than KEPT_TOKEN_CHARS is never kept, and a request
+    whose path and query are longer than 16 KiB is never kept at all, so the memory held stays bounded
+    whatever clients send: at most ``size`` requests (the oldest goes first: a request that comes often is at
+    worst added again, its qsh worked out anew). Owned by one emulator: nothing global.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self.requests: OrderedDict[str, _VerifiedRequest] = OrderedDict()  # by Authorization header
-        self._seen = _no_hashes()  # the hash of a header verified once, by its low bits
-        self._hashes: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self.requests: OrderedDict[tuple[str, str, str], KnownRequest] = OrderedDict()  # the oldest first
 
-    def put_request(self, authorization: str, entry: _VerifiedRequest) -> None:
-        """Keep a request verified for the second time; remember one verified for the first (by its hash)."""
-        digest = hash(authorization)  # worked out by the lookup before, and kept by the string
-        slot = digest & _SEEN_MASK
-        if self._seen[slot] != digest:
-            self._seen[slot] = digest
-            return
-        _, raw_path, raw_query = entry.request
-        if (
-            len(authorization) <= len(_JWT_SCHEME) + KEPT_TOKEN_CHARS
-            and len(authorization) + len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS
-        ):
-            self.requests[authorization] = entry
-            self.requests.move_to_end(authorization)
+    def request(self, method: str, raw_path: str, raw_query: str) -> KnownRequest:
+        """What is known of a request: made with its qsh when new, and kept while the request is short enough."""
+        key = (method, raw_path, raw_query)
+        return self.requests.get(key) or self.add(key)
+
+    def add(self, key: tuple[str, str, str]) -> KnownRequest:
+        """A request seen for the first time, with its qsh: kept (the oldest kept goes past ``size``) unless
+        its path and query are longer than 16 KiB."""
+        known = KnownRequest(query_string_hash(*key))
+        _, raw_path, raw_query = key
+        if len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS:
+            self.requests[key] = known
             if len(self.requests) > self.size:
                 self.requests.popitem(last=False)
+        return known
 
     def query_string_hash(self, method: str, raw_path: str, raw_query: str) -> str:
         """``emulator.auth.qsh.query_string_hash``, worked out once per request (while it is kept)."""
-        if len(raw_path) + len(raw_query) > _REQUEST_KEY_CHARS:
-            return query_string_hash(method, raw_path, raw_query)
-        key = (method, raw_path, raw_query)
-        found = self._hashes.get(key)
-        if found is not None:
-            self._hashes.move_to_end(key)
-            return found
-        found = self._hashes[key] = query_string_hash(method, raw_path, raw_query)
-        if len(self._hashes) > self.size:
-            self._hashes.popitem(last=False)
-        return found
+        return self.request(method, raw_path, raw_query).qsh
+
+    def kept_header(self, method: str, raw_path: str, raw_query: str) -> str | None:
+        """The Authorization header kept for a request, if any; a look that changes nothing."""
+        known = self.requests.get((method, raw_path, raw_query))
+        return None if known is None else known.authorization
 
     def clear(self) -> None:
         self.requests.clear()
-        self._hashes.clear()
-        self._seen = _no_hashes()
 
 
-def _no_hashes() -> list[int]:
-    """``SEEN_SLOTS`` empty slots of header hashes."""
-    return [0] * SEEN_SLOTS
+class KnownRequest:
+    """A request's query string hash, and the last Authorization header verified for it."""
+
+    __slots__ = ("qsh", "authorization", "verified")
+
+    def __init__(self, qsh: str) -> None:
+        self.qsh = qsh
+        self.authorization: str | None = None
+        self.verified: _VerifiedRequest | None = None
+
+    def keep(self, authorization: str, verified: _VerifiedRequest) -> None:
+        """Remember the header just verified for this request (in place of the one before)."""
+        if len(authorization) <= len(_JWT_SCHEME) + KEPT_TOKEN_CHARS:
+            self.authorization, self.verified = authorization, verified
 
 
 class VerifiedToken(Struct, frozen=True, gc=False):
@@ -121,7 +116,6 @@ class VerifiedToken(Struct, frozen=True, gc=False):
 class _VerifiedRequest(Struct, frozen=True, gc=False):
     """A request whose token passed every check: what a later identical request needs to be re-checked."""
 
-    request: tuple[str, str, str]  # method, raw path, raw query
     secret: str  # the app's sharedSecret the signature was verified with
     iat: float
     exp: float
@@ -170,52 +164,43 @@ def verify_connect_request(
     ``pyjwt_only`` has PyJWT alone verify the token, without the fast path for the usual HS256 token
     (``emulator.auth.hs256``): the verdict is the same either way, which the differential tests check.
     """
-    if cache is not None and authorization is not None:
-        seen = cache.requests.get(authorization)  # a miss, nearly every request, costs no call more
-        if seen is not None and seen.request == (method, raw_path, raw_query):
-            cache.requests.move_to_end(authorization)
-            if secret_for(seen.verified.app_key) == seen.secret:
-                if (
-                    seen.exp < now - leeway
-                    or seen.iat > now + leeway
-                    or (seen.nbf is not None and seen.nbf > now + leeway)
-                ):
-                    _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
-                return seen.verified
-    hash_of = query_string_hash if cache is None else cache.query_string_hash
+    known = None
+    if cache is not None:  # the request's entry, found without a call more on every request after its first
+        key = (method, raw_path, raw_query)
+        known = cache.requests.get(key) or cache.add(key)
+    if known is not None and known.verified is not None and known.authorization == authorization:
+        seen = known.verified
+        if secret_for(seen.verified.app_key) == seen.secret:
+            if seen.exp < now - leeway or seen.iat > now + leeway or (seen.nbf is not None and seen.nbf > now + leeway):
+                _check_times(seen.verified.claims, now, leeway)  # raises, with the reason
+            return seen.verified
+    expected = query_string_hash(method, raw_path, raw_query) if known is None else known.qsh
     if authorization is not None and not pyjwt_only:
-        usual = _usual_request(authorization, method, raw_path, raw_query, secret_for, now, leeway, hash_of)
+        usual = _usual_request(authorization, expected, secret_for, now, leeway)
         if usual is not None:
-            if cache is not None:
-                cache.put_request(authorization, usual)
+            if known is not None:
+                known.keep(authorization, usual)
             return usual.verified
     token = _token_from_header(authorization, raw_query)
     app_key, secret, claims = app_and_claims(token, secret_for, pyjwt_only=pyjwt_only)
     iat, exp, nbf = _check_times(claims, now, leeway)
-    qsh_form = _check_qsh(claims["qsh"], method, raw_path, raw_query, hash_of)
+    hash_of = query_string_hash if cache is None else cache.query_string_hash
+    qsh_form = _check_qsh(claims["qsh"], expected, method, raw_path, raw_query, hash_of)
     verified = VerifiedToken(app_key, claims, qsh_form, _lifetime(iat, exp))
-    if cache is not None and authorization is not None:
-        cache.put_request(
-            authorization, _VerifiedRequest((method, raw_path, raw_query), secret, iat, exp, nbf, verified)
-        )
+    if known is not None and authorization is not None:
+        known.keep(authorization, _VerifiedRequest(secret, iat, exp, nbf, verified))
     return verified
 
 
 def _usual_request(
-    authorization: str,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    secret_for: Callable[[str], str | None],
-    now: float,
-    leeway: int,
-    hash_of: Callable[[str, str, str], str],
+    authorization: str, expected_qsh: str, secret_for: Callable[[str], str | None], now: float, leeway: int
 ) -> _VerifiedRequest | None:
     """The usual Connect request, checked in one pass: ``JWT <token>`` with a token that ``hs256`` verifies,
-    integer ``iat`` and ``exp`` inside the window, no ``nbf``, and the qsh of the request as sent. None for
-    anything else, which ``verify_connect_request`` then checks rule by rule (and refuses with the reason):
-    this answers only where those rules accept, with the same result. A Connect client signs every call
-    anew, so nearly every request takes this path, and it makes as few calls as its checks allow."""
+    integer ``iat`` and ``exp`` inside the window, no ``nbf``, and the qsh of the request as sent
+    (``expected_qsh``). None for anything else, which ``verify_connect_request`` then checks rule by rule (and
+    refuses with the reason): this answers only where those rules accept, with the same result. A Connect
+    client signs every call anew, so nearly every request takes this path, and it makes as few calls as its
+    checks allow."""
     if not authorization.startswith(_JWT_SCHEME) or len(authorization) > len(_JWT_SCHEME) + MAX_TOKEN_CHARS:
         return None
     found = hs256.verified(authorization[len(_JWT_SCHEME) :], secret_for)  # its alphabet has no whitespace
@@ -225,10 +210,9 @@ def _usual_request(
     iat, exp, qsh = claims["iat"], claims["exp"], claims["qsh"]
     if type(iat) is not int or type(exp) is not int or "nbf" in claims:
         return None
-    if exp < now - leeway or iat > now + leeway or qsh != hash_of(method, raw_path, raw_query):
+    if exp < now - leeway or iat > now + leeway or qsh != expected_qsh:
         return None
-    verified = VerifiedToken(app_key, claims, "raw", exp - iat)
-    return _VerifiedRequest((method, raw_path, raw_query), secret, iat, exp, None, verified)
+    return _VerifiedRequest(secret, iat, exp, None, VerifiedToken(app_key, claims, "raw", exp - iat))
 
 
 def _check_scheme(scheme: str) -> None:
@@ -306,8 +290,10 @@ def _epoch_claim(claims: dict[str, Any], name: str) -> float:
 
 
 def _check_qsh(
-    qsh: Any, method: str, raw_path: str, raw_query: str, hash_of: Callable[[str, str, str], str]
+    qsh: Any, expected: str, method: str, raw_path: str, raw_query: str, hash_of: Callable[[str, str, str], str]
 ) -> Literal["raw", "decoded"]:
+    """How the token's qsh matches the request: the hash of the request as sent (``expected``), or of its path
+    percent-decoded (``hash_of`` works that out); AuthError(401) with the canonical request otherwise."""
     if not isinstance(qsh, str):
         raise AuthError(401, f"qsh must be a string, the query string hash of the request; got {show(qsh)}")
     if qsh == CONTEXT_QSH:
@@ -316,7 +302,6 @@ def _check_qsh(
             "qsh is 'context-qsh': context tokens are not accepted for calls into Jira; "
             "sign each request with the query string hash of its method, path and query",
         )
-    expected = hash_of(method, raw_path, raw_query)
     if qsh == expected:
         return "raw"
     decoded_path = unquote(raw_path)
