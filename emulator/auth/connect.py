@@ -47,12 +47,13 @@ class TokenCache:
     query, so a hit skips the signature check and the qsh computation; the app's current secret is compared
     and the lifetime checked anew on every request all the same, so nothing expired or re-keyed gets through.
 
-    Each request keeps one header, the last verified for it, which a new token for the same request replaces:
-    a client that signs every call leaves one header per request, and finding out that a header is new costs
-    one comparison. A refusal is never kept. A token longer than KEPT_TOKEN_CHARS is never kept, and a request
-    whose path and query are longer than 16 KiB is never kept at all, so the memory held stays bounded
-    whatever clients send: at most ``size`` requests (the oldest goes first: a request that comes often is at
-    worst added again, its qsh worked out anew). Owned by one emulator: nothing global.
+    A request is kept once a token is verified for it, with that header, which the next token verified for
+    the same request replaces: a client that signs every call leaves one header per request, and finding out
+    that a header is new costs one comparison. Refusals keep nothing, so requests that no valid token signs
+    hold no memory. A token longer than KEPT_TOKEN_CHARS is never kept, nor a request whose path and query are
+    longer than 16 KiB, so the memory held stays bounded whatever clients send: at most ``size`` requests
+    (the oldest goes first: a request that comes often is at worst kept again, its qsh worked out anew).
+    Owned by one emulator: nothing global.
     """
 
     def __init__(self, size: int = 4096) -> None:
@@ -60,20 +61,22 @@ class TokenCache:
         self.requests: OrderedDict[tuple[str, str, str], KnownRequest] = OrderedDict()  # the oldest first
 
     def request(self, method: str, raw_path: str, raw_query: str) -> KnownRequest:
-        """What is known of a request: made with its qsh when new, and kept while the request is short enough."""
+        """What is known of a request: kept once a token is verified for it, made anew (its qsh worked out)
+        until then."""
         key = (method, raw_path, raw_query)
-        return self.requests.get(key) or self.add(key)
+        return self.requests.get(key) or KnownRequest(key)
 
-    def add(self, key: tuple[str, str, str]) -> KnownRequest:
-        """A request seen for the first time, with its qsh: kept (the oldest kept goes past ``size``) unless
-        its path and query are longer than 16 KiB."""
-        known = KnownRequest(query_string_hash(*key))
-        _, raw_path, raw_query = key
-        if len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS:
+    def keep(self, known: KnownRequest, authorization: str, verified: _VerifiedRequest) -> None:
+        """Remember the header just verified for a request, in place of the one before, and keep the request
+        (the oldest kept goes past ``size``) unless its path and query are longer than 16 KiB."""
+        if len(authorization) > len(_JWT_SCHEME) + KEPT_TOKEN_CHARS:
+            return
+        known.authorization, known.verified = authorization, verified
+        _, raw_path, raw_query = key = known.key
+        if key not in self.requests and len(raw_path) + len(raw_query) <= _REQUEST_KEY_CHARS:
             self.requests[key] = known
             if len(self.requests) > self.size:
                 self.requests.popitem(last=False)
-        return known
 
     def query_string_hash(self, method: str, raw_path: str, raw_query: str) -> str:
         """``emulator.auth.qsh.query_string_hash``, worked out once per request (while it is kept)."""
@@ -89,19 +92,16 @@ class TokenCache:
 
 
 class KnownRequest:
-    """A request's query string hash, and the last Authorization header verified for it."""
+    """A request (method, raw path, raw query), its query string hash, and the last Authorization header
+    verified for it."""
 
-    __slots__ = ("qsh", "authorization", "verified")
+    __slots__ = ("key", "qsh", "authorization", "verified")
 
-    def __init__(self, qsh: str) -> None:
-        self.qsh = qsh
+    def __init__(self, key: tuple[str, str, str]) -> None:
+        self.key = key
+        self.qsh = query_string_hash(*key)
         self.authorization: str | None = None
         self.verified: _VerifiedRequest | None = None
-
-    def keep(self, authorization: str, verified: _VerifiedRequest) -> None:
-        """Remember the header just verified for this request (in place of the one before)."""
-        if len(authorization) <= len(_JWT_SCHEME) + KEPT_TOKEN_CHARS:
-            self.authorization, self.verified = authorization, verified
 
 
 class VerifiedToken(Struct, frozen=True, gc=False):
@@ -165,9 +165,9 @@ def verify_connect_request(
     (``emulator.auth.hs256``): the verdict is the same either way, which the differential tests check.
     """
     known = None
-    if cache is not None:  # the request's entry, found without a call more on every request after its first
+    if cache is not None:  # TokenCache.request, without a call more: nearly every request is one kept
         key = (method, raw_path, raw_query)
-        known = cache.requests.get(key) or cache.add(key)
+        known = cache.requests.get(key) or KnownRequest(key)
     if known is not None and known.verified is not None and known.authorization == authorization:
         seen = known.verified
         if secret_for(seen.verified.app_key) == seen.secret:
@@ -178,8 +178,8 @@ def verify_connect_request(
     if authorization is not None and not pyjwt_only:
         usual = _usual_request(authorization, expected, secret_for, now, leeway)
         if usual is not None:
-            if known is not None:
-                known.keep(authorization, usual)
+            if cache is not None and known is not None:
+                cache.keep(known, authorization, usual)
             return usual.verified
     token = _token_from_header(authorization, raw_query)
     app_key, secret, claims = app_and_claims(token, secret_for, pyjwt_only=pyjwt_only)
@@ -187,8 +187,8 @@ def verify_connect_request(
     hash_of = query_string_hash if cache is None else cache.query_string_hash
     qsh_form = _check_qsh(claims["qsh"], expected, method, raw_path, raw_query, hash_of)
     verified = VerifiedToken(app_key, claims, qsh_form, _lifetime(iat, exp))
-    if known is not None and authorization is not None:
-        known.keep(authorization, _VerifiedRequest(secret, iat, exp, nbf, verified))
+    if cache is not None and known is not None and authorization is not None:
+        cache.keep(known, authorization, _VerifiedRequest(secret, iat, exp, nbf, verified))
     return verified
 
 

@@ -117,6 +117,17 @@ def test_refusals_are_not_cached() -> None:
     assert not kept(verify.cache, (auth, "GET", "/a", ""))
 
 
+def test_requests_no_valid_token_signs_are_not_kept() -> None:
+    """A client without a valid token leaves nothing in the cache, whatever paths it asks for."""
+    verify = Verifier()
+    for i in range(50):
+        with pytest.raises(AuthError):
+            verify(header(path=f"/{i}")[:-2] + "xx", path=f"/{i}")  # a broken signature
+        with pytest.raises(AuthError, match="qsh mismatch"):
+            verify(header(path="/other"), path=f"/{i}")
+    assert not verify.cache.requests
+
+
 def test_the_decoded_form_is_remembered_as_decoded() -> None:
     verify, auth = Verifier(), header(path="/team/app")
     assert verify(auth, path="/team%2Fapp").qsh_form == "decoded"
