@@ -36,7 +36,7 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", None, b"==", b"=")  # by length % 4: one character more than a multiple of 4 encodes nothing
 _JSON = json.JSONDecoder()  # json.loads's own configuration: NaN and Infinity read, the last duplicate key wins
 _decode_json = msgspec.json.Decoder().decode  # into dicts, lists, str, int, float, bool and None
-_KEPT_HEADER_CHARS = 256  # longer header segments are read anew each time, not remembered
+_KEPT_HEADER_CHARS = 256  # a longer header segment is not the usual one: PyJWT reads it
 # Prepared keys are remembered per secret (PyJWT's key checks cost more than the rest of a verification);
 # a longer secret is left to PyJWT on every request rather than kept.
 _KEPT_SECRET_CHARS = 1024
@@ -55,12 +55,9 @@ def verified(token: str, secret_for: Callable[[str], str | None]) -> tuple[str, 
     if data.translate(None, _BASE64URL) != b"..":  # the alphabet and two dots, nothing else
         return None
     head, payload, signature = data.split(b".")
-    if not (head and payload and signature):
+    if not (head and payload and signature) or len(head) > _KEPT_HEADER_CHARS or not _usual_header(head):
         return None
-    header = _json_object(head) if len(head) > _KEPT_HEADER_CHARS else _header(head)
-    if header is None or header.get("alg") != ALGORITHM or not header.keys() <= _HEADER_NAMES:
-        return None
-    claims = _json_object(payload) if isinstance(header.get("kid", ""), str) else None
+    claims = _json_object(payload)
     if claims is None:
         return None
     issuer: Any = claims.get("iss")  # a non-empty string, checked next
@@ -76,8 +73,11 @@ def verified(token: str, secret_for: Callable[[str], str | None]) -> tuple[str, 
     mac = binascii.b2a_base64(outer.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
     # The segment is compared in its encoded form: the canonical encoding of a digest is the only segment
     # PyJWT takes for it, and any other segment (padded, non-canonical, wrong) goes to PyJWT.
-    if not hmac.compare_digest(mac, signature) or None in map(claims.get, REQUIRED_CLAIMS):
+    if not hmac.compare_digest(mac, signature):
         return None
+    for name in REQUIRED_CLAIMS:
+        if claims.get(name) is None:
+            return None
     return issuer, secret, claims
 
 
@@ -117,10 +117,16 @@ def _json_loads_object(data: bytes) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _header(segment: bytes) -> dict[str, Any] | None:
-    """The header a segment encodes, remembered: a client sends the same header with every token. The dict
-    is shared between the tokens, which only read it."""
-    return _json_object(segment)
+def _usual_header(segment: bytes) -> bool:
+    """Whether a header segment is the usual one: a JSON object of alg exactly HS256 and at most typ and a
+    string kid beside it (so no crit, no b64). Remembered: a client sends the same header with every token."""
+    header = _json_object(segment)
+    return (
+        header is not None
+        and header.get("alg") == ALGORITHM
+        and header.keys() <= _HEADER_NAMES
+        and isinstance(header.get("kid", ""), str)
+    )
 
 
 @lru_cache(maxsize=64)
