@@ -255,7 +255,7 @@ def test_the_usual_request_gets_the_verdict_of_the_rules_one_by_one() -> None:
     """Every combination of times at the edges of the window and of odd types, with and without nbf, and
     of a qsh of the request as sent, as decoded, of another request or not a string: the one-pass check of
     the usual request answers exactly as the rules do one by one (``pyjwt_only``), without the cache, with
-    it, and for a repeat served from it (kept from its second verification)."""
+    it, and for a repeat served from it (kept from its first verification)."""
     answers: dict[str, int] = {}
     for iat, exp, nbf, qsh in itertools.product(_EDGES + _ODD_TIMES, _EDGES, [None, *_EDGES, *_ODD_TIMES], _QSHS):
         claims = {"iss": APP, "iat": iat, "exp": exp, "qsh": qsh} | ({} if nbf is None else {"nbf": nbf})
